@@ -1,0 +1,18 @@
+"""File loaders, dispatched by suffix.
+
+To support a new format, add a module defining a `@register((".ext",))` loader and import it
+below; nothing else changes.
+"""
+
+from ingest.loaders.base import (
+    LoadedDocument,
+    LoadError,
+    load,
+    register,
+    supported_suffixes,
+)
+
+# Importing a loader module registers its loaders.
+from ingest.loaders import html, text  # noqa: F401  isort: skip
+
+__all__ = ["LoadedDocument", "LoadError", "load", "register", "supported_suffixes"]

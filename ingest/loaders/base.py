@@ -1,0 +1,80 @@
+"""Loader registry: one function per file type, chosen by the file's suffix.
+
+A loader is a function `(path: Path) -> LoadedDocument` registered with `@register((".ext",))`.
+It must raise `LoadError` (never another exception) for files it cannot turn into text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+Loader = Callable[[Path], "LoadedDocument"]
+
+_LOADERS: dict[str, Loader] = {}
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """Text extracted from one file; every offset in the pipeline indexes into `text`."""
+
+    source: str  # absolute path of the file
+    text: str
+    title: str | None
+    date: str | None  # 'YYYY-MM' or 'YYYY-MM-DD'
+    pages: tuple[tuple[int, int, int], ...] | None  # (page_number, start, end); None for text
+    language: str  # 'fr' or 'en'
+
+
+class LoadError(Exception):
+    """A file that cannot be loaded; `str(error)` is the short human reason."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(reason)
+        self.path = str(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def register(suffixes: tuple[str, ...]) -> Callable[[Loader], Loader]:
+    """Decorator registering a loader for the given suffixes ('.txt', ...; case-insensitive)."""
+
+    def decorator(loader: Loader) -> Loader:
+        for suffix in suffixes:
+            if not suffix.startswith("."):
+                raise ValueError(f"suffix must start with '.': {suffix!r}")
+            _LOADERS[suffix.lower()] = loader
+        return loader
+
+    return decorator
+
+
+def supported_suffixes() -> frozenset[str]:
+    """Lower-cased suffixes (with the dot) that `load` accepts."""
+    return frozenset(_LOADERS)
+
+
+def load(path: str | Path) -> LoadedDocument:
+    """Load `path` with the loader registered for its suffix; raises LoadError."""
+    resolved = Path(path).expanduser().resolve()
+    suffix = resolved.suffix.lower()
+    loader = _LOADERS.get(suffix)
+    if loader is None:
+        raise LoadError(resolved, unsupported_reason(suffix))
+    return loader(resolved)
+
+
+def unsupported_reason(suffix: str) -> str:
+    """The LoadError/problem reason for a file whose suffix has no loader."""
+    return f"unsupported file type '{suffix}'" if suffix else "unsupported file type (no extension)"
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, with OS failures turned into LoadError."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise LoadError(path, (error.strerror or str(error)).lower()) from error

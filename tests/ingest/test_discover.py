@@ -1,0 +1,106 @@
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.discover import content_hash, file_hash, iter_files
+
+
+def touch(path: Path, content: str = "text") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    for name in ["b.txt", "a.md", "sub/c.html", "sub/deeper/d.HTM", "sub/e.pdfx", "notes"]:
+        touch(root / name)
+    touch(root / ".hidden.txt")
+    touch(root / ".git" / "x.md")
+    touch(root / "sub" / ".cache" / "y.txt")
+    return root
+
+
+def test_recursion_sorted_and_hidden_skipped(tree):
+    files, problems = iter_files([tree])
+    assert files == [
+        tree / "a.md",
+        tree / "b.txt",
+        tree / "sub" / "c.html",
+        tree / "sub" / "deeper" / "d.HTM",
+    ]
+    assert all(f.is_absolute() for f in files)
+    assert problems == []
+
+
+def test_include_hidden(tree):
+    files, _ = iter_files([tree], include_hidden=True)
+    assert tree / ".hidden.txt" in files
+    assert tree / ".git" / "x.md" in files
+    assert tree / "sub" / ".cache" / "y.txt" in files
+
+
+def test_explicit_hidden_file_is_taken(tree):
+    assert iter_files([tree / ".hidden.txt"])[0] == [tree / ".hidden.txt"]
+
+
+def test_relative_paths_are_resolved(tree):
+    os.chdir(tree)
+    files, _ = iter_files(["b.txt", "./sub/../a.md"])
+    assert files == [tree / "b.txt", tree / "a.md"]
+
+
+def test_dedupe_keeps_first_occurrence(tree):
+    files, _ = iter_files([tree / "b.txt", tree, tree / "sub", str(tree / "a.md")])
+    assert files == [
+        tree / "b.txt",
+        tree / "a.md",
+        tree / "sub" / "c.html",
+        tree / "sub" / "deeper" / "d.HTM",
+    ]
+
+
+def test_problems(tree):
+    files, problems = iter_files([tree / "missing.txt", tree / "notes", tree / "sub" / "e.pdfx"])
+    assert files == []
+    assert problems == [
+        (str(tree / "missing.txt"), "no such file or directory"),
+        (str(tree / "notes"), "unsupported file type (no extension)"),
+        (str(tree / "sub" / "e.pdfx"), "unsupported file type '.pdfx'"),
+    ]
+
+
+def test_symlink_loop_and_linked_files(tmp_path):
+    root = tmp_path / "root"
+    touch(root / "a.txt")
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    (root / "inner").mkdir()
+    (root / "inner" / "back").symlink_to(root / "inner", target_is_directory=True)
+    (root / "inner" / "alias.txt").symlink_to(root / "a.txt")
+    (root / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+    files, problems = iter_files([root])
+    assert files == [root / "a.txt"]
+    assert problems == [(str(root / "broken.txt"), "broken symbolic link")]
+
+
+def test_symlinked_folder_outside_the_tree(tmp_path):
+    outside = tmp_path / "outside"
+    touch(outside / "o.md")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    assert iter_files([root])[0] == [outside / "o.md"]
+
+
+def test_content_and_file_hash(tmp_path):
+    data = os.urandom(3 * (1 << 20) + 17)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest()
+    assert content_hash(data) == expected
+    assert file_hash(path) == expected
+    assert file_hash(str(path)) == expected
+    assert content_hash(b"") == hashlib.sha256(b"").hexdigest()
