@@ -1,0 +1,214 @@
+"""The one object behind the Python API, the CLI and the UI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .indexer import IngestReport, Progress
+from .settings import Settings
+from .types import Answer, Passage
+
+
+class RAG:
+    """Documents in, answers with exact citations out.
+
+    >>> rag = RAG(data_dir="./rag_data")
+    >>> rag.ingest(["docs/"])
+    >>> rag.ask("Quand commenceront les pourparlers ?").citations[0].quote
+
+    Any setting (see ``rag.settings.Settings``) can be passed as a keyword; the rest come from
+    ``RAG_*`` environment variables, then ``rag.toml``. ``embedder``, ``client`` (a chromadb
+    client) and ``answerer`` can be injected; by default they are built from the settings.
+    Everything heavy is created on first use.
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, *, embedder=None, client=None,
+                 answerer=None, **settings):
+        if data_dir is not None:
+            settings["data_dir"] = Path(data_dir)
+        self.settings = Settings(**settings)
+        self._embedder = embedder
+        self._client = client
+        self._answerer = answerer
+        self._store = None
+
+    # -- parts, built lazily ---------------------------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .factory import make_embedder
+
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self):
+        if self._store is None:
+            from .factory import make_client, make_store
+
+            if self._client is None:
+                self._client = make_client(self.settings)
+            self._store = make_store(self.settings, self._client, self.embedder)
+        return self._store
+
+    @property
+    def answerer(self):
+        if self._answerer is None:
+            from .factory import make_answerer
+
+            self._answerer = make_answerer(self.settings, self.embedder)
+        return self._answerer
+
+    def _indexer(self):
+        from .indexer import Indexer
+
+        return Indexer(
+            self.store, self.embedder, chunk_tokens=self.settings.chunk_tokens,
+            overlap_tokens=self.settings.chunk_overlap_tokens,
+            include_hidden=self.settings.include_hidden,
+        )
+
+    def _write_lock(self):
+        from filelock import FileLock
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.settings.data_dir / "write.lock"))
+
+    # -- documents -------------------------------------------------------------------------
+    def ingest(self, paths: str | Path | Iterable[str | Path], *, prune: bool = False,
+               progress: Progress | None = None) -> IngestReport:
+        """Add new files, re-index changed ones, skip unchanged ones; with ``prune``, also drop
+        documents under ``paths`` whose files are gone. Bad files land in ``report.failed``."""
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        with self._write_lock():
+            return self._indexer().ingest(paths, prune=prune, progress=progress)
+
+    def sync(self, *, progress: Progress | None = None) -> IngestReport:
+        """Re-check every known document: re-index changed files, remove those that are gone."""
+        with self._write_lock():
+            indexer = self._indexer()
+            sources = list(self.store.documents())
+            report = indexer.ingest([s for s in sources if Path(s).exists()], progress=progress)
+            gone = [s for s in sources if not Path(s).exists()]
+            report.removed.extend(indexer.remove(gone))
+            return report
+
+    def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
+        """Remove documents (a folder removes all documents under it); returns their paths."""
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        with self._write_lock():
+            return self._indexer().remove(paths)
+
+    def sources(self):
+        """The stored documents (source, title, date, language, chunks), sorted by path."""
+        return [d for _, d in sorted(self.store.documents().items())]
+
+    def reindex(self, *, progress: Progress | None = None) -> IngestReport:
+        """Rebuild the index from the documents' files with the current model and chunking."""
+        from .factory import make_client
+        from vectorstore.store import COLLECTION
+
+        with self._write_lock():
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            client = self._client or make_client(self.settings)
+            self._client = client
+            sources: list[str] = []
+            if COLLECTION in [c if isinstance(c, str) else c.name for c in client.list_collections()]:
+                first = client.get_collection(COLLECTION).get(where={"chunk_index": 0}, include=["metadatas"])
+                sources = sorted({m["source"] for m in first["metadatas"]})
+                client.delete_collection(COLLECTION)
+            for path in self.settings.data_dir.glob("keyword.sqlite3*"):
+                path.unlink()
+            report = self._indexer().ingest([s for s in sources if Path(s).exists()], progress=progress)
+            report.failed.extend((s, "file no longer exists") for s in sources if not Path(s).exists())
+            return report
+
+    def repair(self) -> tuple[int, int]:
+        """Drop chunks left by an interrupted write and re-sync the keyword index from Chroma."""
+        with self._write_lock():
+            return self.store.repair()
+
+    # -- questions -------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None, filters=None) -> list[Passage]:
+        """The ``k`` best passages for ``question`` (dense + keyword, fused)."""
+        from .retriever import Filters, hybrid_search
+
+        s = self.settings
+        return hybrid_search(
+            self.store, self.embedder, question, k=k or s.k, candidates=s.candidates,
+            fusion_k=s.fusion_k, weights=(s.dense_weight, s.keyword_weight),
+            filters=Filters.coerce(filters),
+        )
+
+    def ask(self, question: str, history=None, filters=None) -> Answer:
+        """Answer ``question`` from the documents, citing passages, or abstain."""
+        query = standalone_question(question, history)
+        answer = self.answerer.answer(question, self.retrieve(query, filters=filters))
+        return _with_query(answer, query)
+
+    def stream(self, question: str, history=None, filters=None) -> Iterator[str | Answer]:
+        """Text pieces of the answer as they are written, then the final ``Answer``."""
+        query = standalone_question(question, history)
+        for piece in self.answerer.stream(question, self.retrieve(query, filters=filters)):
+            yield _with_query(piece, query) if isinstance(piece, Answer) else piece
+
+    @property
+    def retriever(self):
+        """Retrieval as a LangChain ``BaseRetriever``."""
+        from .retriever import HybridRetriever
+
+        return HybridRetriever(rag=self)
+
+    def as_runnable(self):
+        """The whole pipeline as a LangChain ``Runnable``: input a question (or a dict with
+        question, history, filters); ``invoke`` gives an ``Answer``, ``stream`` gives text pieces
+        then the ``Answer``, ``batch`` a list of answers."""
+        from .runnable import RAGRunnable
+
+        return RAGRunnable(rag=self)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> RAG:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(et|and|mais|but|also|aussi|what about|how about|qu'en est-il|et pour|et avec|and with)\b",
+    re.IGNORECASE,
+)
+
+
+def standalone_question(question: str, history) -> str:
+    """The question to retrieve with: a follow-up ("et avec l'OTAN ?", "and in 2020?") or a very
+    short question is joined to the previous user question; otherwise the question as is."""
+    previous = _last_user_message(history)
+    if not previous:
+        return question
+    short = len(re.findall(r"\w+", question)) <= 4
+    return f"{previous} {question}" if short or _FOLLOW_UP.match(question) else question
+
+
+def _last_user_message(history) -> str | None:
+    for turn in reversed(list(history or [])):
+        if isinstance(turn, dict) and turn.get("role") == "user":
+            return str(turn.get("content") or "") or None
+        if isinstance(turn, (list, tuple)) and turn:
+            return str(turn[0]) or None
+    return None
+
+
+def _with_query(answer: Answer, query: str) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, query=query)

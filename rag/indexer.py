@@ -1,0 +1,145 @@
+"""Ingestion: files on disk -> loaded documents -> chunks -> vectors -> the store.
+
+Only new and changed files are embedded. Chunks of many documents are embedded together in large
+batches (the model is the cost); each document is then written as one replacement. A bad file
+is reported with its reason and skipped; the others are ingested."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest import chunk_document, file_hash, iter_files, load, plan_sync
+from ingest.loaders import LoadError
+
+Progress = Callable[[int, int, str], None]
+"""progress(done, total, what): called as files are processed."""
+
+EMBED_BATCH_CHUNKS = 256
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def chunk_id(source: str, doc_hash: str, index: int) -> str:
+    return f"{hashlib.sha1(source.encode()).hexdigest()[:12]}-{doc_hash[:12]}-{index:05d}"
+
+
+@dataclass
+class _Pending:
+    source: str
+    doc_hash: str
+    new: bool
+    documents: list
+
+
+class Indexer:
+    def __init__(self, store, embedder, *, chunk_tokens: int, overlap_tokens: int,
+                 include_hidden: bool = False):
+        self.store = store
+        self.embedder = embedder
+        self.chunk_tokens = chunk_tokens
+        self.overlap_tokens = overlap_tokens
+        self.include_hidden = include_hidden
+
+    def ingest(self, paths: Iterable[str | Path], *, prune: bool = False,
+               progress: Progress | None = None) -> IngestReport:
+        report = IngestReport()
+        paths = list(paths)
+        files, problems = iter_files(paths, include_hidden=self.include_hidden)
+        report.failed.extend(problems)
+        stored = {s: d.doc_hash for s, d in self.store.documents().items()}
+        on_disk: dict[str, str] = {}
+        for path in files:
+            try:
+                on_disk[str(path)] = file_hash(path)
+            except OSError as exc:
+                report.failed.append((str(path), exc.strerror or str(exc)))
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        in_scope = {
+            s: h for s, h in stored.items()
+            if s in on_disk or (prune and any(Path(s) == r or r in Path(s).parents for r in roots))
+        }
+        plan = plan_sync(on_disk, in_scope, prune=prune)
+        report.unchanged.extend(plan.unchanged)
+        todo = [(s, True) for s in plan.add] + [(s, False) for s in plan.update]
+        pending: list[_Pending] = []
+        for done, (source, new) in enumerate(todo, 1):
+            try:
+                doc = load(source)
+                docs = chunk_document(
+                    doc, count_tokens=self.embedder.count_tokens, max_tokens=self.chunk_tokens,
+                    overlap_tokens=self.overlap_tokens, hard_max_tokens=self.embedder.identity.max_tokens,
+                    doc_hash=on_disk[source],
+                )
+            except LoadError as exc:
+                report.failed.append((source, exc.reason))
+                continue
+            if not docs:
+                report.failed.append((source, "no text to index"))
+                continue
+            pending.append(_Pending(source, on_disk[source], new, docs))
+            if sum(len(p.documents) for p in pending) >= EMBED_BATCH_CHUNKS:
+                self._flush(pending, report)
+            if progress:
+                progress(done, len(todo), source)
+        self._flush(pending, report)
+        for source in plan.remove:
+            self.store.remove_document(source)
+            report.removed.append(source)
+        return report
+
+    def remove(self, paths: Iterable[str | Path]) -> list[str]:
+        """Remove documents by path; a folder removes every document under it."""
+        stored = self.store.documents()
+        removed = []
+        for raw in paths:
+            target = Path(raw).expanduser().resolve()
+            for source in sorted(stored):
+                if Path(source) == target or target in Path(source).parents:
+                    self.store.remove_document(source)
+                    removed.append(source)
+        return removed
+
+    def _flush(self, pending: list[_Pending], report: IngestReport) -> None:
+        if not pending:
+            return
+        texts = [d.page_content for p in pending for d in p.documents]
+        vectors = self.embedder.encode(texts)
+        offset = 0
+        for p in pending:
+            n = len(p.documents)
+            ids = [chunk_id(p.source, p.doc_hash, i) for i in range(n)]
+            metadatas = [_chunk_metadata(d.metadata, n) for d in p.documents]
+            self.store.replace_document(
+                p.source, p.doc_hash, ids, vectors[offset : offset + n].tolist(),
+                [d.page_content for d in p.documents], metadatas,
+            )
+            offset += n
+            (report.added if p.new else report.updated).append(p.source)
+            report.chunks += n
+        pending.clear()
+
+
+def _chunk_metadata(meta: dict, n_chunks: int) -> dict:
+    from vectorstore.store import date_number
+
+    out = dict(meta)
+    if meta.get("date"):
+        out["date_num"] = date_number(meta["date"])
+    if meta.get("chunk_index") == 0:
+        out["n_chunks"] = n_chunks
+    return out

