@@ -20,9 +20,11 @@ install: $(VENV)/.installed
 
 run: install
 	$(VENV)/bin/rag ingest $(SAMPLES)
-	$(VENV)/bin/rag chat
+	$(VENV)/bin/rag ui
 
 test: install
+	# the browser tests drive Debian's Chromium (Playwright never downloads a browser here)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m pytest
 
 bench: install

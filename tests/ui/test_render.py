@@ -1,0 +1,75 @@
+"""The sources panel and the chat helpers, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from ui.app import parse_filters, plain_history
+from ui.render import sources_html
+
+
+def _answer(source, start, end, quote, **kw):
+    c = {"number": 1, "source": str(source), "title": "T <b>", "date": "2024-01", "page": None,
+         "start": start, "end": end, "quote": quote, "score": 1.0}
+    c.update(kw)
+    return {"text": f"{quote} [1]", "abstained": False, "query": "q", "citations": [c]}
+
+
+def test_passage_shows_context_and_marks_the_quote(tmp_path):
+    doc = tmp_path / "d.md"
+    text = "Intro line.\nThe <script>alert(1)</script> quoted & kept.\nMore text after."
+    doc.write_bytes(text.encode("utf-8"))
+    start = text.index("The")
+    end = text.index("kept.") + len("kept.")
+    html = sources_html(_answer(doc, start, end, text[start:end], page=3), "q")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<mark>The &lt;script&gt;alert(1)&lt;/script&gt; quoted &amp; kept.</mark>" in html
+    assert "Intro line." in html and "More text after." in html
+    assert "T &lt;b&gt;" in html and "2024-01" in html and "d.md" in html and "page 3" in html
+
+
+def test_changed_or_missing_file_shows_the_quote_alone(tmp_path):
+    doc = tmp_path / "d.txt"
+    doc.write_text("completely different now", encoding="utf-8")
+    html = sources_html(_answer(doc, 0, 5, "Hello"), "q")
+    assert "<mark>Hello</mark>" in html and "quote alone" in html
+    html = sources_html(_answer(tmp_path / "gone.txt", 0, 5, "Hello"), "q")
+    assert "<mark>Hello</mark>" in html and "quote alone" in html
+
+
+def test_abstention_is_said_plainly():
+    html = sources_html({"text": "The documents do not contain the answer.", "abstained": True,
+                         "query": "q", "citations": []}, "q")
+    assert "The documents do not contain the answer" in html and "No sources" in html
+
+
+def test_query_used_is_shown_when_it_differs(tmp_path):
+    a = {"text": "x", "abstained": True, "query": "Previous question and now?", "citations": []}
+    assert "Searched for" in sources_html(a, "and now?")
+    assert "Searched for" not in sources_html(dict(a, query="and now?"), "and now?")
+
+
+def test_long_context_is_cut_with_ellipses(tmp_path):
+    doc = tmp_path / "long.txt"
+    text = "word " * 400 + "NEEDLE here." + " word" * 400
+    doc.write_text(text, encoding="utf-8")
+    start = text.index("NEEDLE")
+    html = sources_html(_answer(doc, start, start + 12, "NEEDLE here."), "q")
+    assert "<mark>NEEDLE here.</mark>" in html and html.count("…") == 2
+    assert len(html) < 2000
+
+
+def test_parse_filters():
+    assert parse_filters([], "", None) is None
+    assert parse_filters(["/a.md"], " 2024 ", "2024-03-15") == {
+        "sources": ["/a.md"], "date_from": "2024", "date_to": "2024-03-15"}
+    for bad in ("24", "2024-13", "2024/03", "yesterday"):
+        with pytest.raises(ValueError, match="not a date"):
+            parse_filters(None, bad, None)
+
+
+def test_plain_history_flattens_gradio_messages():
+    h = [{"role": "user", "content": [{"type": "text", "text": "hi"}], "metadata": None},
+         {"role": "assistant", "content": "there [1]"}]
+    assert plain_history(h) == [{"role": "user", "content": "hi"},
+                                {"role": "assistant", "content": "there [1]"}]

@@ -1,0 +1,328 @@
+"""The web chat: layout and event wiring over ``rag.RAG`` (rendering in ``render``, uploads in
+``uploads``, login in ``auth``).
+
+    from rag import RAG
+    from ui.app import launch
+    launch(RAG(data_dir="rag_data"))          # http://127.0.0.1:7860
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import gradio as gr
+
+from rag import RAG
+from rag.types import Answer
+
+from .auth import resolve_auth
+from .render import (EMPTY_HTML, answer_to_dict, document_choices, document_rows,
+                     report_markdown, sources_html)
+from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, save_uploads, upload_dir
+
+log = logging.getLogger(__name__)
+
+INTRO = """# rag-cite — ask your documents
+Ask a question in English, French or another language: the answer quotes the passages it comes
+from, numbered **[1]**, **[2]**… The panel on the right shows each cited passage with the quoted
+text highlighted (click an answer to see its sources). When the documents don't hold the answer,
+it says so. Add your own files in the **Documents** tab. Everything runs on this computer."""
+
+EXAMPLES = [
+    "How do I remove a document?",
+    "Que fait l'assistant quand les documents ne contiennent pas la réponse ?",
+    "Quand commenceront les pourparlers entre la Russie et les États-Unis ?",
+]
+
+CSS = """
+#sources-panel { max-height: 640px; overflow-y: auto; }
+#sources-panel .cite { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 8px 10px; margin-bottom: 10px; background: var(--background-fill-secondary); }
+#sources-panel .cite-head { font-size: 0.9em; margin-bottom: 6px; }
+#sources-panel .cite-num { font-weight: 700; color: var(--color-accent); }
+#sources-panel .cite-passage { white-space: pre-wrap; font-size: 0.92em; line-height: 1.45; }
+#sources-panel mark { background: #ffe58a; color: #111; padding: 0 1px; border-radius: 2px; }
+#sources-panel .cite-note, #sources-panel .sources-query, #sources-panel .sources-question {
+  font-size: 0.85em; opacity: 0.85; margin-bottom: 6px; }
+#sources-panel .abstained { border-left: 4px solid #d97706; padding: 8px 12px;
+  background: var(--background-fill-secondary); }
+"""
+
+_DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?")
+
+
+def parse_filters(sources, date_from, date_to) -> dict | None:
+    """The ``filters`` of ``rag.ask``/``rag.stream`` from the filter widgets; ValueError with a
+    clear message for a malformed date."""
+    filters: dict = {}
+    if sources:
+        filters["sources"] = [str(s) for s in sources]
+    for key, value in (("date_from", date_from), ("date_to", date_to)):
+        value = (value or "").strip()
+        if value:
+            if not _DATE.fullmatch(value):
+                raise ValueError(f"{key.replace('_', ' ')}: {value!r} is not a date like 2024, "
+                                 "2024-03 or 2024-03-15")
+            filters[key] = value
+    return filters or None
+
+
+def plain_history(history) -> list[dict]:
+    """Chatbot messages as ``{"role", "content": str}`` (gradio hands content as a list of parts)."""
+    out = []
+    for m in history or []:
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(p.get("text", "") for p in content
+                               if isinstance(p, dict) and p.get("type") == "text")
+        out.append({"role": m.get("role", "user"), "content": str(content or "")})
+    return out
+
+
+def _selected_index(index) -> int | None:
+    while isinstance(index, (list, tuple)) and index:
+        index = index[0]
+    return index if isinstance(index, int) else None
+
+
+def build_app(rag: RAG) -> gr.Blocks:
+    """The Blocks app over ``rag``: chat with sources, documents, and the ``ask``/``ingest``
+    API endpoints."""
+    uploads = upload_dir(rag.settings.data_dir)
+
+    def documents():
+        return rag.sources()
+
+    def doc_updates(filter_value=None):
+        docs = documents()
+        choices = document_choices(docs)
+        known = {c[1] for c in choices}
+        kept = [v for v in (filter_value or []) if v in known]
+        return (document_rows(docs), gr.Dropdown(choices=choices, value=None),
+                gr.Dropdown(choices=choices, value=kept))
+
+    # -- chat ---------------------------------------------------------------------------------
+    def respond(question, history, answers, filter_sources, date_from, date_to):
+        question = (question or "").strip()
+        history = plain_history(history)
+        answers = dict(answers or {})
+        if not question:
+            gr.Warning("Type a question first.")
+            yield history, answers, gr.skip(), gr.skip()
+            return
+        try:
+            filters = parse_filters(filter_sources, date_from, date_to)
+        except ValueError as exc:
+            gr.Warning(str(exc))
+            yield history, answers, gr.skip(), gr.skip()
+            return
+        past = list(history)
+        history = past + [{"role": "user", "content": question},
+                          {"role": "assistant", "content": ""}]
+        slot = len(history) - 1
+        yield history, answers, '<div class="sources-empty">Searching the documents…</div>', ""
+        text, final = "", None
+        try:
+            for piece in rag.stream(question, history=past, filters=filters):
+                if isinstance(piece, Answer):
+                    final = piece
+                    continue
+                text += piece
+                history[slot] = {"role": "assistant", "content": text}
+                yield history, answers, gr.skip(), gr.skip()
+        except Exception as exc:  # a message, not a traceback
+            log.exception("answering %r failed", question)
+            gr.Warning(f"Could not answer: {exc}")
+            history[slot] = {"role": "assistant", "content": f"⚠️ Could not answer: {exc}"}
+            yield history, answers, f'<div class="abstained">⚠️ Could not answer: {_esc(exc)}</div>', gr.skip()
+            return
+        if final is None:
+            final = Answer(text=text, query=question)
+        history[slot] = {"role": "assistant", "content": final.text}
+        answers[slot] = {"question": question, "answer": answer_to_dict(final)}
+        yield history, answers, sources_html(answers[slot]["answer"], question), gr.skip()
+
+    def on_select(answers, evt: gr.SelectData):
+        i = _selected_index(evt.index)
+        answers = answers or {}
+        if i is None:
+            return gr.skip()
+        entry = answers.get(i) or answers.get(i + 1)  # an answer, or the question just above it
+        if entry is None:
+            return gr.skip()
+        return sources_html(entry["answer"], entry["question"])
+
+    # -- documents ----------------------------------------------------------------------------
+    def ingest_files(files, progress=None):
+        paths = [str(f) for f in files or []]
+        saved, rejected = save_uploads(paths, uploads)
+        if not saved:
+            from rag.indexer import IngestReport
+
+            return IngestReport(), rejected
+
+        def tick(done, total, what):
+            if progress is not None:
+                progress((done, total), desc=f"Indexing {Path(what).name}", unit="files")
+
+        return rag.ingest(saved, progress=tick), rejected
+
+    def on_upload(files, filter_value, progress=gr.Progress()):
+        if not files:
+            gr.Warning("Choose or drop files first.")
+            return (gr.skip(),) * 5
+        try:
+            report, rejected = ingest_files(files, progress)
+            if report.failed or rejected:
+                gr.Warning(f"{len(report.failed) + len(rejected)} file(s) could not be indexed; "
+                           "see the list below.")
+            return (report_markdown(report, rejected), *doc_updates(filter_value), None)
+        except Exception as exc:
+            log.exception("ingest failed")
+            raise gr.Error(f"Indexing failed: {exc}", print_exception=False) from None
+
+    def on_remove(path, filter_value):
+        if not path:
+            gr.Warning("Pick a document to remove.")
+            return (gr.skip(),) * 4
+        try:
+            removed = rag.remove([path])
+            copy = Path(path)
+            if removed and copy.parent == uploads:  # an uploaded copy goes with its document
+                copy.unlink(missing_ok=True)
+        except Exception as exc:
+            log.exception("remove failed")
+            raise gr.Error(f"Could not remove the document: {exc}", print_exception=False) from None
+        msg = f"Removed **{_esc(Path(path).name)}**." if removed else "No indexed document matched."
+        return (msg, *doc_updates(filter_value))
+
+    def on_refresh(filter_value):
+        try:
+            return doc_updates(filter_value)
+        except Exception as exc:
+            raise gr.Error(f"Could not list the documents: {exc}", print_exception=False) from None
+
+    # -- API ----------------------------------------------------------------------------------
+    def api_ask(question: str, filters: dict | None = None) -> dict:
+        """Answer a question from the documents. filters: {"sources": [abs paths],
+        "date_from": "YYYY[-MM[-DD]]", "date_to": ...}. Returns text, abstained, query and
+        citations (number, source, title, date, page, start, end, quote, score)."""
+        if not (question or "").strip():
+            raise gr.Error("question is empty")
+        try:
+            return answer_to_dict(rag.ask(question.strip(), filters=filters or None))
+        except Exception as exc:
+            raise gr.Error(f"Could not answer: {exc}", print_exception=False) from None
+
+    def api_ingest(files):
+        try:
+            report, rejected = ingest_files(files)
+        except Exception as exc:
+            raise gr.Error(f"Indexing failed: {exc}", print_exception=False) from None
+        return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+                "removed": report.removed, "chunks": report.chunks,
+                "failed": [{"file": n, "reason": r} for n, r in rejected]
+                + [{"file": p, "reason": r} for p, r in report.failed]}
+
+    def api_sources() -> list[dict]:
+        """The indexed documents: source, title, date, language, chunks."""
+        return [{"source": d.source, "title": d.title, "date": d.date, "language": d.language,
+                 "chunks": d.chunks} for d in documents()]
+
+    # -- layout -------------------------------------------------------------------------------
+    # delete_cache: gradio's own copies of uploads are dropped after an hour
+    with gr.Blocks(title="rag-cite", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        gr.Markdown(INTRO)
+        answers = gr.State({})
+        with gr.Tab("Chat", id="chat"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=360):
+                    chatbot = gr.Chatbot(label="Conversation", elem_id="chatbot", height=520,
+                                         feedback_options=None, buttons=["copy"],
+                                         placeholder="Answers appear here, with their citations.")
+                    question = gr.Textbox(show_label=False, elem_id="question", lines=1,
+                                          placeholder="Ask a question and press Enter",
+                                          submit_btn="Ask", autofocus=True)
+                    with gr.Accordion("Filters", open=False):
+                        filter_sources = gr.Dropdown(label="Only these documents", multiselect=True,
+                                                     choices=[], elem_id="filter-sources")
+                        with gr.Row():
+                            date_from = gr.Textbox(label="From date", placeholder="YYYY[-MM[-DD]]",
+                                                   elem_id="date-from")
+                            date_to = gr.Textbox(label="To date", placeholder="YYYY[-MM[-DD]]",
+                                                 elem_id="date-to")
+                    gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question],
+                                label="Example questions")
+                    clear = gr.Button("New conversation", variant="secondary", size="sm")
+                with gr.Column(scale=2, min_width=300):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(EMPTY_HTML, elem_id="sources-panel")
+        with gr.Tab("Documents", id="documents"):
+            gr.Markdown(f"Add files ({', '.join(SUPPORTED_SUFFIXES)}, up to {MAX_UPLOAD_MB} MB "
+                        "each): drop them below, then press **Add to the index**.")
+            files = gr.File(file_count="multiple", label="Files to add", elem_id="upload")
+            add = gr.Button("Add to the index", variant="primary", elem_id="add-files")
+            status = gr.Markdown(elem_id="ingest-status")
+            table = gr.Dataframe(headers=["Title", "Date", "Chunks", "File", "Path"],
+                                 datatype=["str", "str", "number", "str", "str"],
+                                 interactive=False, label="Indexed documents", elem_id="documents",
+                                 wrap=True)
+            with gr.Row():
+                to_remove = gr.Dropdown(label="Document to remove", choices=[], elem_id="to-remove",
+                                        scale=4)
+                remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
+                refresh = gr.Button("Refresh list", scale=1)
+
+        chat_outputs = [chatbot, answers, sources, question]
+        chat_inputs = [question, chatbot, answers, filter_sources, date_from, date_to]
+        question.submit(respond, chat_inputs, chat_outputs, api_visibility="private",
+                        show_progress="hidden")
+        chatbot.select(on_select, [answers], [sources], api_visibility="private")
+        clear.click(lambda: ([], {}, EMPTY_HTML), None, [chatbot, answers, sources],
+                    api_visibility="private")
+        chatbot.clear(lambda: ({}, EMPTY_HTML), None, [answers, sources], api_visibility="private")
+        doc_outputs = [table, to_remove, filter_sources]
+        add.click(on_upload, [files, filter_sources], [status, *doc_outputs, files],
+                  api_visibility="private")
+        remove.click(on_remove, [to_remove, filter_sources], [status, *doc_outputs],
+                     api_visibility="private")
+        refresh.click(on_refresh, [filter_sources], doc_outputs, api_visibility="private")
+        app.load(on_refresh, [filter_sources], doc_outputs, api_visibility="private")
+
+        # Named endpoints for gradio_client (hidden components carry their data).
+        with gr.Row(visible=False):
+            api_question = gr.Textbox(label="question")
+            api_filters = gr.JSON(label="filters")
+            api_answer = gr.JSON(label="answer")
+            api_files = gr.File(file_count="multiple", label="files")
+            api_report = gr.JSON(label="report")
+            api_docs = gr.JSON(label="documents")
+            ask_btn, ingest_btn, sources_btn = gr.Button(), gr.Button(), gr.Button()
+        ask_btn.click(api_ask, [api_question, api_filters], api_answer, api_name="ask")
+        ingest_btn.click(api_ingest, [api_files], api_report, api_name="ingest")
+        sources_btn.click(api_sources, None, api_docs, api_name="sources")
+    return app
+
+
+def _esc(value) -> str:
+    import html
+
+    return html.escape(str(value))
+
+
+def launch(rag: RAG, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+           auth=None, **launch_kwargs):
+    """Build the app and serve it (blocks unless ``prevent_thread_lock=True``). ``auth``:
+    ``"user:password"``, ``"@file"``, (user, password) pairs, or None for ``RAG_UI_AUTH`` (unset:
+    no login). Returns the running ``gr.Blocks`` (``.local_url``, ``.close()``)."""
+    credentials = resolve_auth(auth)
+    app = build_app(rag)
+    app.queue(default_concurrency_limit=2)
+    # system fonts: the default theme would fetch web fonts, and this app is meant to run offline
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                              font_mono=["ui-monospace", "monospace"])
+    app.launch(server_name=host, server_port=port, share=share, auth=credentials, theme=theme,
+               css=CSS, footer_links=["api"], **launch_kwargs)
+    return app

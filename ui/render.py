@@ -1,0 +1,124 @@
+"""Pure helpers turning answers and documents into what the UI shows (HTML, table rows, JSON).
+
+Everything that comes from a document or a question is HTML-escaped here; the only markup is ours.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+from pathlib import Path
+
+from rag.types import Answer
+
+CONTEXT_CHARS = 280
+"""Characters of the source text shown on each side of a quoted span."""
+
+ABSTAINED_HTML = (
+    '<div class="abstained" role="status"><strong>The documents do not contain the answer.</strong>'
+    "<br>No sources: nothing in the indexed documents supports an answer to this question.</div>"
+)
+EMPTY_HTML = ('<div class="sources-empty">Ask a question: the passages its answer cites will '
+              "appear here, with the quoted text highlighted.</div>")
+
+
+def answer_to_dict(answer: Answer) -> dict:
+    """The JSON shape of an answer: text, abstained, query and citations (a list of dicts)."""
+    return {
+        "text": answer.text,
+        "abstained": answer.abstained,
+        "query": answer.query,
+        "citations": [asdict(c) for c in answer.citations],
+    }
+
+
+def read_source_text(source: str) -> str | None:
+    """The text a citation's offsets index: for .txt/.md the UTF-8 decoded file content (no
+    newline translation). None for other formats, unreadable or non-UTF-8 files."""
+    path = Path(source)
+    if path.suffix.lower() not in (".txt", ".md"):
+        return None
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def passage_parts(citation: dict, text: str | None = None) -> tuple[str, str, str] | None:
+    """(before, quote, after) around the citation's span, read from its file; None when the file
+    is unreadable or no longer holds the quote at those offsets."""
+    if text is None:
+        text = read_source_text(citation["source"])
+    start, end = citation["start"], citation["end"]
+    if text is None or not 0 <= start <= end <= len(text) or text[start:end] != citation["quote"]:
+        return None
+    before = text[max(0, start - CONTEXT_CHARS):start]
+    after = text[end:end + CONTEXT_CHARS]
+    if start > CONTEXT_CHARS:  # cut at a word boundary and say that text was cut
+        cut = before.find(" ")
+        before = "…" + (before[cut + 1:] if 0 <= cut < 40 else before)
+    if end + CONTEXT_CHARS < len(text):
+        cut = after.rfind(" ")
+        after = (after[:cut] if cut > len(after) - 40 else after) + "…"
+    return before, text[start:end], after
+
+
+def _citation_html(c: dict) -> str:
+    esc = html.escape
+    meta = [f'<strong class="cite-title">{esc(c.get("title") or Path(c["source"]).name)}</strong>']
+    if c.get("date"):
+        meta.append(f'<span class="cite-date">{esc(str(c["date"]))}</span>')
+    meta.append(f'<code class="cite-file" title="{esc(c["source"])}">{esc(Path(c["source"]).name)}'
+                f':{c["start"]}-{c["end"]}</code>')
+    if c.get("page"):
+        meta.append(f'<span class="cite-page">page {esc(str(c["page"]))}</span>')
+    parts = passage_parts(c)
+    if parts is None:
+        body = (f'<mark>{esc(c["quote"])}</mark><div class="cite-note">The file is unreadable or '
+                "changed since it was indexed: showing the quote alone.</div>")
+    else:
+        before, quote, after = parts
+        body = f"{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}"
+    return (f'<div class="cite" id="cite-{int(c["number"])}" data-number="{int(c["number"])}" '
+            f'data-source="{esc(c["source"])}" data-start="{int(c["start"])}" '
+            f'data-end="{int(c["end"])}">'
+            f'<div class="cite-head"><span class="cite-num">[{int(c["number"])}]</span> '
+            + " · ".join(meta) + f'</div><div class="cite-passage">{body}</div></div>')
+
+
+def sources_html(answer: dict | None, question: str | None = None) -> str:
+    """The sources panel for one answer (as ``answer_to_dict`` gives it)."""
+    if not answer:
+        return EMPTY_HTML
+    head = ""
+    if question:
+        head += f'<div class="sources-question">Sources for: <em>{html.escape(question)}</em></div>'
+    if answer.get("query") and question is not None and answer["query"].strip() != question.strip():
+        head += (f'<div class="sources-query">Searched for: <em>{html.escape(answer["query"])}'
+                 "</em></div>")
+    if answer.get("abstained") or not answer.get("citations"):
+        return head + ABSTAINED_HTML
+    return head + "".join(_citation_html(c) for c in answer["citations"])
+
+
+def document_rows(docs) -> list[list]:
+    """Rows of the documents table: title, date, chunks, file name, full path."""
+    return [[d.title or "(untitled)", d.date or "", d.chunks, Path(d.source).name, d.source]
+            for d in docs]
+
+
+def document_choices(docs) -> list[tuple[str, str]]:
+    """Dropdown choices (label, path) for the ingested documents."""
+    return [(f"{d.title or '(untitled)'} — {Path(d.source).name}", d.source) for d in docs]
+
+
+def report_markdown(report, rejected: list[tuple[str, str]]) -> str:
+    """A short summary of an ingestion, with every file that was not indexed and why."""
+    esc = html.escape
+    lines = [f"**Indexed:** {len(report.added)} added, {len(report.updated)} updated, "
+             f"{len(report.unchanged)} unchanged ({report.chunks} chunks written)."]
+    for path in report.added + report.updated:
+        lines.append(f"- ✅ {esc(Path(path).name)}")
+    for name, reason in rejected + [(Path(p).name, r) for p, r in report.failed]:
+        lines.append(f"- ❌ {esc(name)}: {esc(reason)}")
+    return "\n".join(lines)
