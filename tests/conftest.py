@@ -15,7 +15,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 def _isolated(tmp_path, monkeypatch):
     """Run each test in tmp_path with RAG_* variables cleared, so nothing leaks between tests."""
     for key in list(os.environ):
-        if key.startswith("RAG_") and key != "RAG_MODEL_CACHE":
+        if key.startswith("RAG_") and key != "RAG_MODEL_CACHE_DIR":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
     yield
