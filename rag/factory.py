@@ -16,6 +16,7 @@ def make_embedder(settings: Settings):
         threads=settings.embedding_threads,
         query_prompt=settings.embedding_query_prompt,
         document_prompt=settings.embedding_document_prompt,
+        quantize=settings.embedding_int8,
     )
 
 
@@ -29,7 +30,8 @@ def make_client(settings: Settings):
 
 
 def chunking_params(settings: Settings) -> dict:
-    return {"tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap_tokens}
+    # "text": what is embedded and keyword-indexed for a chunk (see vectorstore.store.contextual_text)
+    return {"tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap_tokens, "text": "title+chunk"}
 
 
 def make_store(settings: Settings, client, embedder):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ingest import chunk_document, file_hash, iter_files, load, plan_sync
 from ingest.loaders import LoadError
+from vectorstore.store import contextual_text
 
 Progress = Callable[[int, int, str], None]
 """progress(done, total, what): called as files are processed."""
@@ -80,10 +81,14 @@ class Indexer:
         for done, (source, new) in enumerate(todo, 1):
             try:
                 doc = load(source)
+                hard_max = self._hard_max(doc.title)
+                # a model with a smaller window than chunk_tokens: chunks fill the window, and
+                # the overlap shrinks in proportion
+                size = min(self.chunk_tokens, hard_max)
                 docs = chunk_document(
-                    doc, count_tokens=self.embedder.count_tokens, max_tokens=self.chunk_tokens,
-                    overlap_tokens=self.overlap_tokens, hard_max_tokens=self.embedder.identity.max_tokens,
-                    doc_hash=on_disk[source],
+                    doc, count_tokens=self.embedder.count_tokens, max_tokens=size,
+                    overlap_tokens=self.overlap_tokens * size // self.chunk_tokens,
+                    hard_max_tokens=hard_max, doc_hash=on_disk[source],
                 )
             except LoadError as exc:
                 report.failed.append((source, exc.reason))
@@ -114,10 +119,19 @@ class Indexer:
                     removed.append(source)
         return removed
 
+    def _hard_max(self, title: str | None) -> int:
+        """Tokens a chunk may have so that, with its title put before it (``contextual_text``),
+        it still fits the model's window: nothing is ever truncated."""
+        window = self.embedder.identity.max_tokens
+        if not title:
+            return window
+        empty, with_title = self.embedder.count_tokens(["", f"{title}\n\n"])
+        return window - (with_title - empty)
+
     def _flush(self, pending: list[_Pending], report: IngestReport) -> None:
         if not pending:
             return
-        texts = [d.page_content for p in pending for d in p.documents]
+        texts = [contextual_text(d.page_content, d.metadata) for p in pending for d in p.documents]
         vectors = self.embedder.encode(texts)
         offset = 0
         for p in pending:

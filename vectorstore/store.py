@@ -41,6 +41,16 @@ class Hit:
     score: float
 
 
+def contextual_text(text: str, metadata: dict) -> str:
+    """What is embedded and keyword-indexed for a chunk: its document's title, then the chunk.
+    A passage read out of context ("Il a été élu en 1995.") is found through its document's
+    subject; the stored, returned and cited text stays the chunk alone."""
+    title = metadata.get("title")
+    if not title or title in text[: len(title) + 64]:
+        return text
+    return f"{title}\n\n{text}"
+
+
 def date_number(date: str, *, upper: bool = False) -> int:
     """'2021-12' -> 20211200 (or 20211299 as an upper bound); '2021-12-05' -> 20211205."""
     parts = [int(p) for p in date.split("-")]
@@ -135,7 +145,9 @@ class ChunkStore:
                 metadatas=[metadatas[i] for i in batch],
             )
         self.collection.delete(where={"$and": [{"source": source}, {"doc_hash": {"$ne": doc_hash}}]})
-        self.keyword.replace_source(source, ids, texts, metadatas)
+        self.keyword.replace_source(
+            source, ids, [contextual_text(t, m) for t, m in zip(texts, metadatas)], metadatas
+        )
 
     def remove_document(self, source: str) -> None:
         self.collection.delete(where={"source": source})
@@ -149,7 +161,7 @@ class ChunkStore:
         for start in range(0, len(stale), _PAGE):
             self.collection.delete(ids=stale[start : start + _PAGE])
         written, deleted = self.keyword.sync_from(
-            (i, text, meta) for i, meta, text in self._scan_with_text()
+            (i, contextual_text(text, meta), meta) for i, meta, text in self._scan_with_text()
         )
         return len(stale), written + deleted
 
