@@ -100,7 +100,7 @@ class ChunkStore:
     # -- reading ---------------------------------------------------------------------------
     def documents(self) -> dict[str, StoredDocument]:
         out = {}
-        for _, meta in self._scan(where={"chunk_index": 0}):
+        for _, meta, _ in self._scan(where={"chunk_index": 0}):
             out[meta["source"]] = StoredDocument(
                 source=meta["source"], doc_hash=meta["doc_hash"], title=meta.get("title"),
                 date=meta.get("date"), language=meta.get("language"), chunks=meta.get("n_chunks", 0),
@@ -157,28 +157,22 @@ class ChunkStore:
         """Remove chunks of incomplete or superseded versions and bring the keyword index back in
         step with Chroma. Returns (chunks removed from Chroma, keyword entries changed)."""
         complete = {d.source: d.doc_hash for d in self.documents().values()}
-        stale = [i for i, m in self._scan() if complete.get(m["source"]) != m["doc_hash"]]
+        stale = [i for i, m, _ in self._scan() if complete.get(m["source"]) != m["doc_hash"]]
         for start in range(0, len(stale), _PAGE):
             self.collection.delete(ids=stale[start : start + _PAGE])
         written, deleted = self.keyword.sync_from(
-            (i, contextual_text(text, meta), meta) for i, meta, text in self._scan_with_text()
+            (i, contextual_text(text, meta), meta) for i, meta, text in self._scan(text=True)
         )
         return len(stale), written + deleted
 
-    def _scan(self, where: dict | None = None) -> Iterator[tuple[str, dict]]:
+    def _scan(self, where: dict | None = None, *, text: bool = False) -> Iterator[tuple[str, dict, str | None]]:
+        """Every matching record as (id, metadata, text or None), read page by page."""
+        include = ["metadatas", "documents"] if text else ["metadatas"]
         offset = 0
         while True:
-            res = self.collection.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
-            yield from zip(res["ids"], res["metadatas"])
-            if len(res["ids"]) < _PAGE:
-                return
-            offset += _PAGE
-
-    def _scan_with_text(self) -> Iterator[tuple[str, dict, str]]:
-        offset = 0
-        while True:
-            res = self.collection.get(include=["metadatas", "documents"], limit=_PAGE, offset=offset)
-            yield from zip(res["ids"], res["metadatas"], res["documents"])
+            res = self.collection.get(where=where, include=include, limit=_PAGE, offset=offset)
+            texts = res["documents"] if text else [None] * len(res["ids"])
+            yield from zip(res["ids"], res["metadatas"], texts)
             if len(res["ids"]) < _PAGE:
                 return
             offset += _PAGE

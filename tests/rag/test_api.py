@@ -206,3 +206,27 @@ def test_import_rag_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_repair_after_an_interrupted_write(make_rag, article):
+    """What a crash can leave: chunks of a version whose chunk 0 never got written, and a keyword
+    index behind Chroma. `repair` brings the store back to what a clean ingest gives."""
+    rag = make_rag()
+    rag.ingest([article])
+    clean_ids = _store_ids(rag)
+    store = rag.store
+    got = store.collection.get(include=["embeddings", "documents", "metadatas"], limit=2)
+    orphans = [f"orphan-{n}" for n in range(2)]
+    store.collection.upsert(
+        ids=orphans, embeddings=got["embeddings"], documents=got["documents"],
+        metadatas=[{**m, "doc_hash": "f" * 64, "chunk_index": 5 + n} for n, m in enumerate(got["metadatas"])],
+    )
+    some = sorted(clean_ids)[:2]
+    store.keyword.delete(some)
+    assert rag.retrieve(ARTICLE_QUESTION, k=10)  # still answers while damaged
+
+    removed, resynced = rag.repair()
+    assert removed == 2 and resynced >= 2
+    assert _store_ids(rag) == clean_ids == store.keyword.ids()
+    assert [d.source for d in rag.sources()] == [str(article)]
+    assert rag.repair() == (0, 0)
