@@ -380,7 +380,7 @@ def main() -> None:
         print(f"retrieval done ({time.perf_counter() - started:.0f} s; {load()})")
         print(f"\n== 1. Retrieval, PIAF dev: {len(questions)} questions (seed 0), top {s.k} ==")
         print(f"ours: chunk_tokens={s.chunk_tokens} overlap={s.chunk_overlap_tokens} candidates={s.candidates} "
-              f"fusion_k={s.fusion_k} weights dense={s.dense_weight} keyword={s.keyword_weight}; "
+              f"fusion={s.fusion} fusion_k={s.fusion_k} weights dense={s.dense_weight} keyword={s.keyword_weight}; "
               f"{ing['chunks']} chunks, mean {ing['mean_tokens']:.0f} tokens / {ing['mean_chars']:.0f} chars")
         print(f"LangChain tutorial: RecursiveCharacterTextSplitter(1000, 200) + Chroma cosine, dense, same "
               f"embedder; {lc.chunks} chunks, mean {lc.mean_tokens:.0f} tokens / {lc.mean_chars:.0f} chars; "
@@ -437,9 +437,10 @@ def main() -> None:
 
 SWEEP = [
     {},
-    {"candidates": 50},
+    {"fusion": "rrf"},
+    {"fusion": "rrf", "fusion_k": 20},
+    {"candidates": 30},
     {"candidates": 100},
-    {"fusion_k": 20},
     {"dense_weight": 1.0, "keyword_weight": 0.7},
     {"dense_weight": 1.0, "keyword_weight": 1.5},
     {"candidates": 50, "keyword_weight": 1.5},

@@ -140,7 +140,7 @@ class RAG:
         s = self.settings
         return hybrid_search(
             self.store, self.embedder, question, k=k or s.k, candidates=s.candidates,
-            fusion_k=s.fusion_k, weights=(s.dense_weight, s.keyword_weight),
+            fusion=s.fusion, fusion_k=s.fusion_k, weights=(s.dense_weight, s.keyword_weight),
             filters=Filters.coerce(filters),
         )
 

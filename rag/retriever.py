@@ -33,9 +33,9 @@ class Filters:
         return cls(list(value.get("sources") or []), value.get("date_from"), value.get("date_to"))
 
 
-def hybrid_search(store, embedder, question: str, *, k: int, candidates: int, fusion_k: int,
-                  weights: tuple[float, float], filters: Filters) -> list[Passage]:
-    from vectorstore.fusion import reciprocal_rank_fusion
+def hybrid_search(store, embedder, question: str, *, k: int, candidates: int, fusion: str,
+                  fusion_k: int, weights: tuple[float, float], filters: Filters) -> list[Passage]:
+    from vectorstore.fusion import convex_combination, reciprocal_rank_fusion
     from vectorstore.store import chroma_where
 
     where = chroma_where(filters.sources, filters.date_from, filters.date_to)
@@ -44,9 +44,14 @@ def hybrid_search(store, embedder, question: str, *, k: int, candidates: int, fu
     keyword = store.keyword.search(
         question, n, sources=filters.sources or None, date_from=filters.date_from, date_to=filters.date_to
     ) if weights[1] else []
-    fused = reciprocal_rank_fusion(
-        [[h.id for h in dense], [i for i, _ in keyword]], k=fusion_k, weights=list(weights)
-    )[:k]
+    if fusion == "rrf":
+        fused = reciprocal_rank_fusion(
+            [[h.id for h in dense], [i for i, _ in keyword]], k=fusion_k, weights=list(weights)
+        )[:k]
+    else:
+        fused = convex_combination(
+            [[(h.id, h.score) for h in dense], keyword], weights=list(weights)
+        )[:k]
     hits = {h.id: h for h in dense}
     hits.update(store.get([i for i, _ in fused if i not in hits]))
     return [_passage(hits[i], score) for i, score in fused if i in hits]

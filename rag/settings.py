@@ -58,9 +58,14 @@ class Settings(BaseSettings):
     )
     k: int = Field(5, ge=1, description="Passages retrieved per question.")
     candidates: int = Field(
-        30, ge=1, description="Candidates taken from each retriever (dense, keyword) before fusion."
+        50, ge=1, description="Candidates taken from each retriever (dense, keyword) before fusion."
     )
-    fusion_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description="How the dense and keyword rankings are merged: 'convex' (min-max normalised "
+        "scores, weighted sum) or 'rrf' (reciprocal rank fusion).",
+    )
+    fusion_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (fusion='rrf').")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     keyword_weight: float = Field(1.0, ge=0, description="Weight of the keyword ranking in fusion.")
     answerer: Literal["extractive"] = Field(

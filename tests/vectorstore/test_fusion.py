@@ -87,3 +87,24 @@ def test_uniform_weights_scale_scores(rankings, w):
     weighted = dict(reciprocal_rank_fusion(rankings, weights=[w] * len(rankings)))
     assert weighted.keys() == plain.keys()
     assert all(math.isclose(weighted[item], w * plain[item]) for item in plain)
+
+
+def test_convex_combination_normalises_each_list_and_weights_them():
+    from vectorstore.fusion import convex_combination
+
+    dense = [("a", 0.90), ("b", 0.80), ("c", 0.70)]
+    keyword = [("c", 12.0), ("d", 6.0), ("a", 2.0)]
+    fused = dict(convex_combination([dense, keyword]))
+    assert fused == pytest.approx({"a": 1.0 + 0.0, "b": 0.5, "c": 0.0 + 1.0, "d": 0.4})
+    ranked = [i for i, _ in convex_combination([dense, keyword], weights=[1.0, 2.0])]
+    assert ranked == ["c", "a", "d", "b"]  # c: 0 + 2, a: 1 + 0, d: 0.8, b: 0.5
+
+
+def test_convex_combination_edge_cases():
+    from vectorstore.fusion import convex_combination
+
+    assert convex_combination([[], []]) == []
+    assert convex_combination([[("x", 3.0), ("y", 3.0)], []]) == [("x", 1.0), ("y", 1.0)]
+    assert convex_combination([[("x", 1.0), ("x", 0.0), ("y", 0.5)]]) == [("x", 1.0), ("y", 0.5)]
+    with pytest.raises(ValueError):
+        convex_combination([[("x", 1.0)]], weights=[1.0, 2.0])
