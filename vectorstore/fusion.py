@@ -17,10 +17,7 @@ def reciprocal_rank_fusion(
     """
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
-    if weights is None:
-        weights = [1.0] * len(rankings)
-    elif len(weights) != len(rankings):
-        raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings")
+    weights = _weights(weights, len(rankings))
     contributions: dict[str, list[float]] = {}
     for ranking, weight in zip(rankings, weights):
         seen: set[str] = set()
@@ -44,10 +41,7 @@ def convex_combination(
     PIAF dev (3,901 questions), dense + BM25 fused this way found the answer passage first 77.7%
     of the time, against 73.9% with reciprocal rank fusion (k=60). Ties keep first appearance.
     """
-    if weights is None:
-        weights = [1.0] * len(scored)
-    elif len(weights) != len(scored):
-        raise ValueError(f"{len(weights)} weights for {len(scored)} lists")
+    weights = _weights(weights, len(scored))
     parts: dict[str, list[float]] = {}
     for items, weight in zip(scored, weights):
         if not items:
@@ -63,3 +57,11 @@ def convex_combination(
     fused = [(item, math.fsum(p)) for item, p in parts.items()]
     fused.sort(key=lambda pair: -pair[1])
     return fused
+
+
+def _weights(weights: list[float] | None, n: int) -> list[float]:
+    if weights is None:
+        return [1.0] * n
+    if len(weights) != n:
+        raise ValueError(f"{len(weights)} weights for {n} rankings")
+    return list(weights)
