@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ingest import chunk_document, file_hash, iter_files, load, plan_sync
 from ingest.loaders import LoadError
-from vectorstore.store import contextual_text
+from vectorstore.store import contextual_text, date_number
 
 Progress = Callable[[int, int, str], None]
 """progress(done, total, what): called as files are processed."""
@@ -29,10 +29,6 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 def chunk_id(source: str, doc_hash: str, index: int) -> str:
@@ -149,8 +145,6 @@ class Indexer:
 
 
 def _chunk_metadata(meta: dict, n_chunks: int) -> dict:
-    from vectorstore.store import date_number
-
     out = dict(meta)
     if meta.get("date"):
         out["date_num"] = date_number(meta["date"])
