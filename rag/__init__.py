@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["RAG", "Answer", "Citation", "Passage", "Settings", "IngestReport", "Filters"]
+__all__ = [
+    "RAG", "Answer", "Citation", "Passage", "Settings", "IngestReport", "Filters", "supported_suffixes",
+]
 
 if TYPE_CHECKING:
     from .api import RAG
-    from .indexer import IngestReport
+    from .indexer import IngestReport, supported_suffixes
     from .retriever import Filters
     from .settings import Settings
     from .types import Answer, Citation, Passage
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "RAG": "api", "Answer": "types", "Citation": "types", "Passage": "types",
     "Settings": "settings", "IngestReport": "indexer", "Filters": "retriever",
+    "supported_suffixes": "indexer",
 }
 
 

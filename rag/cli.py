@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="index folder (default: RAG_DATA_DIR or ./rag_data)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("ingest", help="index files and folders (.txt .md .html), recursively")
+    c = sub.add_parser("ingest", help="index files and folders (.txt .md .html .pdf .docx), recursively")
     c.add_argument("paths", nargs="+", type=Path)
     c.add_argument("--prune", action="store_true",
                    help="also remove indexed documents under these paths whose files are gone")

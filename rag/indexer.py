@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest import chunk_document, file_hash, iter_files, load, plan_sync
+from ingest import supported_suffixes  # noqa: F401  re-exported by rag for the UI's upload check
 from ingest.loaders import LoadError
 from vectorstore.store import contextual_text, date_number
 

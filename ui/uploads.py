@@ -11,10 +11,12 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from rag import supported_suffixes
+
 MAX_UPLOAD_MB = 50
 """Files larger than this are refused (the others of the same upload are still indexed)."""
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+SUPPORTED_SUFFIXES = tuple(sorted(supported_suffixes()))
 MAX_NAME_CHARS = 120
 
 _UNSAFE = re.compile(r'[<>:"|?*\x00]')  # characters Windows or shells choke on

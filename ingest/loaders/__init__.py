@@ -13,6 +13,6 @@ from ingest.loaders.base import (
 )
 
 # Importing a loader module registers its loaders.
-from ingest.loaders import html, text  # noqa: F401  isort: skip
+from ingest.loaders import docx, html, pdf, text  # noqa: F401  isort: skip
 
 __all__ = ["LoadedDocument", "LoadError", "load", "register", "supported_suffixes"]

@@ -139,10 +139,10 @@ def test_path_traversal_upload_stays_in_uploads(page, ui):
     payload = b"date 2022-02-02 Traversal probe\n\nThis file tried to escape its folder.\n"
     _upload(page, [{"name": "../../evil.txt", "mimeType": "text/plain", "buffer": payload},
                    {"name": "..\\..\\evil2.md", "mimeType": "text/markdown", "buffer": payload},
-                   {"name": "bad.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}])
+                   {"name": "bad.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"}])
     uploads = ui.data_dir.resolve() / "uploads"
     status = page.locator("#ingest-status").inner_text()
-    assert "bad.pdf" in status and "unsupported file type" in status
+    assert "bad.exe" in status and "unsupported file type" in status
     new = {p for p in ui.root.rglob("*")} - before
     assert new and all(p.parent == uploads for p in new), new
     assert {p.read_bytes() for p in new} == {payload}

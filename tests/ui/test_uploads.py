@@ -74,17 +74,17 @@ def test_unsupported_and_oversized_are_refused_and_the_others_kept(tmp_path):
     folder = upload_dir(tmp_path / "data")
     ok = tmp_path / "ok.md"
     ok.write_text("fine", encoding="utf-8")
-    pdf = tmp_path / "doc.pdf"
-    pdf.write_bytes(b"%PDF")
+    exe = tmp_path / "doc.exe"
+    exe.write_bytes(b"MZ")
     big = tmp_path / "big.txt"
     with open(big, "wb") as f:  # sparse: no disk used
         f.truncate(MAX_UPLOAD_MB * 1024 * 1024 + 1)
     noext = tmp_path / "README"
     noext.write_text("x", encoding="utf-8")
-    saved, rejected = save_uploads([str(pdf), str(big), str(ok), str(noext)], folder)
+    saved, rejected = save_uploads([str(exe), str(big), str(ok), str(noext)], folder)
     assert saved == [folder / "ok.md"]
     reasons = dict(rejected)
-    assert "unsupported file type .pdf" in reasons["doc.pdf"]
+    assert "unsupported file type .exe" in reasons["doc.exe"]
     assert "too large" in reasons["big.txt"] and f"{MAX_UPLOAD_MB} MB" in reasons["big.txt"]
     assert "unsupported" in reasons["README"]
     assert sorted(p.name for p in folder.iterdir()) == ["ok.md"]

@@ -1,0 +1,70 @@
+"""PDF: the text layer of each page, extracted with pypdf, pages joined by a blank line.
+
+Offsets index the extracted text (`LoadedDocument.text`), not the PDF bytes; `pages` gives each
+page's span of it, so every chunk gets the (1-based) number of the page it starts on. Scanned
+PDFs (no text layer) and PDFs that need a password are refused; pypdf is imported on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from io import BytesIO
+from pathlib import Path
+
+from ingest.language import detect_language
+from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
+from ingest.loaders.text import cap_title, first_line
+
+PAGE_SEPARATOR = "\n\n"
+ENCRYPTED = "encrypted PDF"
+NO_TEXT = "no extractable text; scanned PDF?"
+CORRUPT = "corrupt or truncated PDF"
+
+
+@register((".pdf",))
+def load_pdf(path: Path) -> LoadedDocument:
+    """Load a PDF's text layer; raises LoadError for unreadable, encrypted or text-less files."""
+    data = read_bytes(path)
+    if not data.strip():
+        raise LoadError(path, "empty file")
+    texts, title = _extract(path, data)
+    pages = []
+    start = 0
+    for number, page_text in enumerate(texts, 1):
+        pages.append((number, start, start + len(page_text)))
+        start += len(page_text) + len(PAGE_SEPARATOR)
+    text = PAGE_SEPARATOR.join(texts)
+    if not text.strip():
+        raise LoadError(path, NO_TEXT)
+    return LoadedDocument(
+        source=str(path),
+        text=text,
+        title=cap_title(title) if title and title.strip() else first_line(text),
+        date=None,
+        pages=tuple(pages),
+        language=detect_language(text),
+    )
+
+
+def _extract(path: Path, data: bytes) -> tuple[list[str], str | None]:
+    """(text of each page, metadata title); every pypdf failure becomes a LoadError."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # the reason below says it in one line
+
+    try:
+        reader = PdfReader(BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise FileNotDecryptedError(ENCRYPTED)
+        texts = [page.extract_text() for page in reader.pages]
+        metadata = reader.metadata
+        return texts, metadata.title if metadata else None
+    except FileNotDecryptedError:
+        raise LoadError(path, ENCRYPTED) from None
+    except DependencyError as error:  # AES encryption needs the optional 'cryptography' package
+        raise LoadError(path, f"{ENCRYPTED}: {error}") from None
+    except LimitReachedError as error:
+        raise LoadError(path, f"PDF over a safety limit: {error}") from None
+    except Exception:  # malformed files make pypdf raise almost any exception type
+        raise LoadError(path, CORRUPT) from None
