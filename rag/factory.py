@@ -22,12 +22,45 @@ def make_embedder(settings: Settings):
 
 
 def make_client(settings: Settings):
+    """An embedded ``PersistentClient`` under data_dir, or, with ``chroma_url``, an ``HttpClient``
+    to that server whose calls are retried while it restarts. A server that does not answer now is
+    an error at once, naming the command that starts it."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    path = settings.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url is None:
+        path = settings.data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+    from vectorstore.store import ChromaUnavailableError, RetryingClient
+
+    host, port, ssl = server_address(settings.chroma_url)
+    down = (
+        f"The Chroma server at {settings.chroma_url} does not answer: start it with "
+        f"`chroma run --path DIR --host {host} --port {port}` (DIR: the folder of its database), "
+        "or unset chroma_url to use a database inside data_dir."
+    )
+    try:
+        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings)
+    except ValueError as exc:  # what chromadb raises when nothing answers
+        if "Could not connect" not in str(exc):
+            raise
+        raise ChromaUnavailableError(down) from None
+    return RetryingClient(client, down)
+
+
+def server_address(url: str) -> tuple[str, int, bool]:
+    """'http://host:port' -> (host, port, ssl); the port defaults to 8000 (Chroma's), or 443 with
+    https."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"chroma_url must look like http://HOST:PORT, got {url!r}")
+    ssl = parts.scheme == "https"
+    return parts.hostname, parts.port or (443 if ssl else 8000), ssl
 
 
 def chunking_params(settings: Settings) -> dict:
@@ -36,10 +69,11 @@ def chunking_params(settings: Settings) -> dict:
 
 
 def make_store(settings: Settings, client, embedder):
-    from vectorstore.store import ChunkStore
+    from vectorstore.store import KEYWORD_SYNC_SECONDS, ChunkStore
 
     return ChunkStore(
-        client, settings.data_dir / "keyword.sqlite3", embedder.identity, chunking_params(settings)
+        client, settings.data_dir / "keyword.sqlite3", embedder.identity, chunking_params(settings),
+        sync_interval=KEYWORD_SYNC_SECONDS if settings.chroma_url else None,
     )
 
 

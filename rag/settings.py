@@ -25,6 +25,13 @@ class Settings(BaseSettings):
         Path("rag_data"),
         description="Folder holding the Chroma database, the keyword index and locks.",
     )
+    chroma_url: str | None = Field(
+        None,
+        description="A Chroma server to use instead of the database in data_dir, e.g. "
+        "'http://127.0.0.1:8000' (start it with `chroma run --path DIR --host H --port P`); the "
+        "port defaults to 8000, 443 with https. Several processes can share one server, each "
+        "keeping its own keyword index in its data_dir.",
+    )
     embedding_model: str = Field(
         "multilingual-e5-small",
         description="Sentence-transformers model: 'multilingual-e5-small' (the default, built from "

@@ -10,8 +10,10 @@ Layout (one SQLite file, WAL mode):
                term id (WITHOUT ROWID), so a query term's postings are one range scan and
                scoring needs no join.
 * ``stats``    N and the total length, for avgdl.
+* ``versions`` source -> the version of it that is indexed (an opaque string from the caller,
+               e.g. its content hash), to tell which sources differ from another copy.
 
-Every write (add, delete, replace) updates all four tables in one transaction; scoring is
+Every write (add, delete, replace) updates the tables in one transaction; scoring is
 one SQL statement that aggregates BM25 in SQLite, so nothing is rebuilt per query.
 """
 
@@ -42,7 +44,7 @@ _SCHEMA_VERSION = 1
 # Stored in PRAGMA user_version: a file written with other tables or other analysis is reset.
 _VERSION = _SCHEMA_VERSION * 1000 + ANALYZER_VERSION
 _DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
-_TABLES = ("chunks", "terms", "postings", "stats")
+_TABLES = ("chunks", "terms", "postings", "stats", "versions")
 
 _SCHEMA = (
     """CREATE TABLE chunks (
@@ -68,6 +70,8 @@ _SCHEMA = (
         total_length INTEGER NOT NULL)""",
     "INSERT INTO stats VALUES (0, 0, 0)",
 )
+# Added after version 1 without a version change: created in files that lack it.
+_VERSIONS_TABLE = "CREATE TABLE IF NOT EXISTS versions (source TEXT PRIMARY KEY, version TEXT NOT NULL)"
 
 _JSON_IDS = "SELECT value FROM json_each(?)"
 _JSON_SOURCES = "SELECT value FROM json_each(:sources)"
@@ -157,6 +161,7 @@ class KeywordIndex:
                 for statement in _SCHEMA:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {_VERSION}")
+            conn.execute(_VERSIONS_TABLE)
 
     # -- connections and transactions ------------------------------------------------
 
@@ -222,10 +227,13 @@ class KeywordIndex:
 
     def delete_where_source(self, source: str) -> int:
         with self._transaction("BEGIN IMMEDIATE") as conn:
+            conn.execute("DELETE FROM versions WHERE source = ?", (source,))
             return self._remove(conn, self._source_rows(conn, source))
 
-    def replace_source(self, source: str, ids: list[str], texts: list[str], metadatas: list[Mapping]) -> None:
-        """In one transaction, drop every chunk of `source` and index the given ones.
+    def replace_source(self, source: str, ids: list[str], texts: list[str], metadatas: list[Mapping],
+                       *, version: str | None = None) -> None:
+        """In one transaction, drop every chunk of `source` and index the given ones, recording
+        `version` as the source's version (None: unknown).
 
         A metadata without 'source' gets `source`; one with another source is an error.
         On any error nothing changes.
@@ -234,9 +242,23 @@ class KeywordIndex:
         with self._transaction("BEGIN IMMEDIATE") as conn:
             self._remove(conn, self._source_rows(conn, source))
             self._insert(conn, docs)
+            self._set_version(conn, source, version)
 
-    def sync_from(self, items: Iterable[tuple[str, str, Mapping]], *, batch_size: int = 1000) -> tuple[int, int]:
-        """Make the index hold exactly `items` (id, text, metadata), e.g. after a crash.
+    def versions(self) -> dict[str, str | None]:
+        """Every source with chunks or a recorded version -> its recorded version; None when
+        unknown, or when its chunks are gone (deleted by id)."""
+        with self._transaction("BEGIN") as conn:
+            rows = conn.execute(
+                """SELECT s.source, CASE WHEN EXISTS (SELECT 1 FROM chunks c WHERE c.source = s.source)
+                THEN v.version END FROM (SELECT DISTINCT source FROM chunks UNION SELECT source FROM versions) s
+                LEFT JOIN versions v ON v.source = s.source"""
+            )
+            return dict(rows.fetchall())
+
+    def sync_from(self, items: Iterable[tuple[str, str, Mapping]], *, batch_size: int = 1000,
+                  versions: Mapping[str, str] | None = None) -> tuple[int, int]:
+        """Make the index hold exactly `items` (id, text, metadata), e.g. after a crash, and,
+        when given, exactly `versions` (source -> version) as the recorded versions.
 
         Only missing or changed chunks are analyzed and written, in batches; chunks absent
         from `items` are deleted. Returns (chunks written, chunks deleted).
@@ -255,6 +277,10 @@ class KeywordIndex:
         written += self._add_pending(pending)
         extra = [chunk_id for chunk_id in current if chunk_id not in seen]
         deleted = sum(self.delete(extra[i : i + batch_size]) for i in range(0, len(extra), batch_size))
+        if versions is not None:
+            with self._transaction("BEGIN IMMEDIATE") as conn:
+                conn.execute("DELETE FROM versions")
+                conn.executemany("INSERT INTO versions VALUES (?, ?)", versions.items())
         return written, deleted
 
     def _add_pending(self, pending: dict[str, tuple[str, Mapping]]) -> int:
@@ -264,6 +290,13 @@ class KeywordIndex:
             pending.clear()
             return len(ids)
         return 0
+
+    @staticmethod
+    def _set_version(conn: sqlite3.Connection, source: str, version: str | None) -> None:
+        if version is None:
+            conn.execute("DELETE FROM versions WHERE source = ?", (source,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO versions VALUES (?, ?)", (source, version))
 
     @staticmethod
     def _source_rows(conn: sqlite3.Connection, source: str) -> list[tuple[int, bytes, int]]:

@@ -4,10 +4,19 @@ The collection's metadata records the embedder identity and the chunking setting
 with; opening it with other ones fails with the fix. A document's chunks carry its ``doc_hash``;
 a document's chunk 0 also carries its title, date, language and chunk count, and is written last,
 so the set of chunk-0 records is the list of completely stored documents.
+
+Against a Chroma server (``RetryingClient``), calls are retried while it restarts, and several
+processes, each with its own keyword index, share one collection: the keyword index records the
+version (collection id and content hash) of each document it holds, and ``sync_keyword`` brings
+it in step with the chunk-0 records, at most every ``sync_interval`` seconds.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +24,63 @@ from pathlib import Path
 from .embeddings import EmbedderIdentity
 from .keyword import KeywordIndex
 
+log = logging.getLogger(__name__)
+
 COLLECTION = "chunks"
 _PAGE = 2000
+_SYNC_BATCH = 100  # documents whose chunks are read from Chroma in one query when syncing
+
+RETRY_SECONDS = 30.0
+"""How long the calls to a Chroma server that does not answer are retried, in all."""
+KEYWORD_SYNC_SECONDS = 5.0
+"""Against a server: how old the keyword index's last check against Chroma may be at a query."""
 
 
 class StoreMismatchError(RuntimeError):
     """The store was built with another embedder or other chunking settings."""
+
+
+class ChromaUnavailableError(RuntimeError):
+    """The Chroma server does not answer; the message names it and how to start it."""
+
+
+class RetryingClient:
+    """A chromadb client, or a collection got from it, whose calls are retried while the server
+    does not answer (a restart): after 0.25 s, then twice as long each time up to 8 s, for
+    ``RETRY_SECONDS`` in all; then ``ChromaUnavailableError(down_message)``. The store's calls
+    (get, query, upsert, delete) are idempotent, so repeating one that was applied is harmless."""
+
+    def __init__(self, inner, down_message: str):
+        self._inner = inner
+        self.down_message = down_message
+
+    def __getattr__(self, name: str):
+        value = getattr(self._inner, name)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            from chromadb.api.models.Collection import Collection
+
+            result = self._retry(value, args, kwargs)
+            return RetryingClient(result, self.down_message) if isinstance(result, Collection) else result
+
+        return call
+
+    def _retry(self, fn, args, kwargs):
+        import httpx
+
+        started, delay = time.monotonic(), 0.25
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except httpx.TransportError as exc:
+                waited = time.monotonic() - started
+                if waited + delay > RETRY_SECONDS:
+                    raise ChromaUnavailableError(f"{self.down_message} (retried for {waited:.0f} s)") from exc
+                log.warning("the Chroma server did not answer (%s); retrying in %.2f s", exc, delay)
+                time.sleep(delay)
+                delay = min(2 * delay, 8.0)
 
 
 @dataclass(frozen=True)
@@ -79,9 +139,12 @@ class ChunkStore:
     """Chroma collection + keyword index, written together.
 
     ``client`` is any chromadb client (``PersistentClient`` by default, ``HttpClient`` for a
-    server); ``keyword_path`` is the SQLite file of the BM25 index."""
+    server); ``keyword_path`` is the SQLite file of the BM25 index. With ``sync_interval`` (other
+    processes write to the same Chroma), the keyword index is checked against Chroma on first use
+    and then whenever its last check is older than that many seconds."""
 
-    def __init__(self, client, keyword_path: Path, identity: EmbedderIdentity, chunking: dict):
+    def __init__(self, client, keyword_path: Path, identity: EmbedderIdentity, chunking: dict,
+                 *, sync_interval: float | None = None):
         self.client = client
         self.identity = identity
         self.chunking = dict(chunking)
@@ -92,10 +155,26 @@ class ChunkStore:
         )
         _check_compatible(collection.metadata or {}, expected, identity)
         self.collection = collection
-        self.keyword = KeywordIndex(keyword_path)
+        self._keyword = KeywordIndex(keyword_path)
+        self._collection_id = str(collection.id)
+        self.sync_interval = sync_interval
+        self._synced_at = -math.inf
+        self._sync_lock = threading.Lock()
+
+    @property
+    def keyword(self) -> KeywordIndex:
+        """The BM25 index, first brought in step with Chroma when a check is due (see above)."""
+        if self.sync_interval is not None and time.monotonic() - self._synced_at >= self.sync_interval:
+            self.sync_keyword()
+        return self._keyword
 
     def close(self) -> None:
-        self.keyword.close()
+        self._keyword.close()
+
+    def _version(self, doc_hash: str) -> str:
+        """What the keyword index records for a document: after ``rag reindex`` (a new collection)
+        the same file has another version."""
+        return f"{self._collection_id}:{doc_hash}"
 
     # -- reading ---------------------------------------------------------------------------
     def documents(self) -> dict[str, StoredDocument]:
@@ -145,13 +224,14 @@ class ChunkStore:
                 metadatas=[metadatas[i] for i in batch],
             )
         self.collection.delete(where={"$and": [{"source": source}, {"doc_hash": {"$ne": doc_hash}}]})
-        self.keyword.replace_source(
-            source, ids, [contextual_text(t, m) for t, m in zip(texts, metadatas)], metadatas
+        self._keyword.replace_source(
+            source, ids, [contextual_text(t, m) for t, m in zip(texts, metadatas)], metadatas,
+            version=self._version(doc_hash),
         )
 
     def remove_document(self, source: str) -> None:
         self.collection.delete(where={"source": source})
-        self.keyword.delete_where_source(source)
+        self._keyword.delete_where_source(source)
 
     def repair(self) -> tuple[int, int]:
         """Remove chunks of incomplete or superseded versions and bring the keyword index back in
@@ -160,10 +240,51 @@ class ChunkStore:
         stale = [i for i, m, _ in self._scan() if complete.get(m["source"]) != m["doc_hash"]]
         for start in range(0, len(stale), _PAGE):
             self.collection.delete(ids=stale[start : start + _PAGE])
-        written, deleted = self.keyword.sync_from(
-            (i, contextual_text(text, meta), meta) for i, meta, text in self._scan(text=True)
+        written, deleted = self._keyword.sync_from(
+            ((i, contextual_text(text, meta), meta) for i, meta, text in self._scan(text=True)),
+            versions={source: self._version(h) for source, h in complete.items()},
         )
         return len(stale), written + deleted
+
+    def sync_keyword(self) -> int:
+        """Bring the keyword index in step with Chroma's complete documents, as other processes
+        wrote them: index those whose version it lacks, drop those Chroma no longer lists. Costs
+        one read of the chunk-0 records, plus the chunks of the documents that differ. Returns how
+        many documents changed here. (A concurrent call in this process returns 0 at once.)"""
+        if not self._sync_lock.acquire(blocking=False):
+            return 0
+        try:
+            self._synced_at = time.monotonic()
+            complete = self.documents()
+            local = self._keyword.versions()
+            gone = sorted(local.keys() - complete.keys())
+            for source in gone:
+                self._keyword.delete_where_source(source)
+            todo = [d for s, d in sorted(complete.items()) if local.get(s) != self._version(d.doc_hash)]
+            pulled = sum(self._pull(todo[i : i + _SYNC_BATCH]) for i in range(0, len(todo), _SYNC_BATCH))
+            return len(gone) + pulled
+        finally:
+            self._sync_lock.release()
+
+    def _pull(self, docs: list[StoredDocument]) -> int:
+        """Keyword-index these documents from their chunks in Chroma; a document whose chunks are
+        not all there (being replaced or removed right now) is left for the next check."""
+        wanted = {d.source: d for d in docs}
+        chunks: dict[str, dict[str, tuple[str, dict]]] = {source: {} for source in wanted}
+        for i, meta, text in self._scan(where={"source": {"$in": list(wanted)}}, text=True):
+            if meta["doc_hash"] == wanted[meta["source"]].doc_hash:
+                chunks[meta["source"]][i] = (text, meta)
+        pulled = 0
+        for source, got in chunks.items():
+            if len(got) != wanted[source].chunks:
+                continue
+            ids = list(got)
+            self._keyword.replace_source(
+                source, ids, [contextual_text(*got[i]) for i in ids], [got[i][1] for i in ids],
+                version=self._version(wanted[source].doc_hash),
+            )
+            pulled += 1
+        return pulled
 
     def _scan(self, where: dict | None = None, *, text: bool = False) -> Iterator[tuple[str, dict, str | None]]:
         """Every matching record as (id, metadata, text or None), read page by page."""

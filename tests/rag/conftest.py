@@ -1,8 +1,14 @@
-"""One real embedder for the whole session (loading it takes seconds); everything else per test."""
+"""One real embedder for the whole session (loading it takes seconds); everything else per test.
+A Chroma server (`chroma run`) for the session, started by the first test that asks for it."""
 
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,14 +45,92 @@ def embedder(real_embedder):
     return CountingEmbedder(real_embedder)
 
 
+class ChromaServer:
+    """`chroma run --path PATH --host 127.0.0.1 --port PORT` as a process that can be stopped and
+    started again (same port, same database)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+        with open(self.path.parent / f"{self.path.name}.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [chroma, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"`chroma run` did not start; see {log.name}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def reset(self) -> None:
+        """Drop the collection the store uses, so a test starts from an empty store."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from chromadb.errors import NotFoundError
+
+        from vectorstore.store import COLLECTION
+
+        client = chromadb.HttpClient(
+            host="127.0.0.1", port=self.port, settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        try:
+            client.delete_collection(COLLECTION)
+        except NotFoundError:
+            pass
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "db")
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def make_rag(tmp_path, embedder):
+def chroma_settings() -> dict:
+    """The settings that pick the Chroma of ``make_rag``: none, the embedded one in data_dir. A
+    test module overrides this fixture to run its tests against a server too (test_api.py)."""
+    return {}
+
+
+@pytest.fixture
+def server_settings(chroma_server) -> dict:
+    """Settings for the session's Chroma server, emptied for this test."""
+    chroma_server.reset()
+    return {"chroma_url": chroma_server.url}
+
+
+@pytest.fixture
+def make_rag(tmp_path, embedder, chroma_settings):
     from rag import RAG
 
     made = []
 
     def make(**settings):
-        rag = RAG(data_dir=tmp_path / "data", embedder=embedder, **settings)
+        rag = RAG(data_dir=tmp_path / "data", embedder=embedder, **{**chroma_settings, **settings})
         made.append(rag)
         return rag
 

