@@ -22,6 +22,9 @@ Span = tuple[int, int]
 
 # A chunk that has to end is cut at the last paragraph break once it is at least this full.
 PARAGRAPH_MIN_FILL = 0.5
+# Runs of this many characters without whitespace are data (base64, a minified blob), not words:
+# they are left out of the chunks (prose in any language breaks lines well before that).
+MAX_WORD_CHARS = 10_000
 
 _BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines() breaks on
 _LINE = re.compile(f"[^{_BREAKS}]+")
@@ -29,6 +32,8 @@ _LINE_BREAK = re.compile(f"\r\n|[{_BREAKS}]")
 _SPACE_RUN = re.compile(r"\s+")
 _WORD = re.compile(r"\S+")
 _NON_SPACE = re.compile(r"\S")
+# Starts only where a run starts, so each run is scanned once (linear time).
+_DATA_RUN = re.compile(rf"(?<!\S)\S{{{MAX_WORD_CHARS},}}")
 # Terminators, then closing quotes/brackets (French sets a space before »), then whitespace.
 _SENTENCE_END = re.compile(r"([.!?…]+)(?:\s*[»”\"’')\]]+)?(?=\s)")
 _ABBREVIATION_WINDOW = 40  # characters looked at before a '.'
@@ -123,14 +128,20 @@ def chunk_document(
 
     Metadata: source, title, date, page, start, end, chunk_index, doc_hash, language; keys whose
     value is None are left out (vector stores reject None), so read them with `.get()`.
+    Runs of MAX_WORD_CHARS or more characters without whitespace are left out; the text
+    between them is chunked as usual.
     """
-    spans = chunk_spans(
-        doc.text,
-        count_tokens=count_tokens,
-        max_tokens=max_tokens,
-        overlap_tokens=overlap_tokens,
-        hard_max_tokens=hard_max_tokens,
-    )
+    spans = [
+        (start + s, start + e)
+        for start, end in word_segments(doc.text)
+        for s, e in chunk_spans(
+            doc.text[start:end],
+            count_tokens=count_tokens,
+            max_tokens=max_tokens,
+            overlap_tokens=overlap_tokens,
+            hard_max_tokens=hard_max_tokens,
+        )
+    ]
     pages = sorted(doc.pages or (), key=lambda page: page[1])
     page_starts = [start for _, start, _ in pages]
     documents = []
@@ -153,6 +164,12 @@ def chunk_document(
             )
         )
     return documents
+
+
+def word_segments(text: str) -> list[Span]:
+    """The spans of `text` between runs of MAX_WORD_CHARS or more non-whitespace characters."""
+    bounds = [0, *(i for run in _DATA_RUN.finditer(text) for i in run.span()), len(text)]
+    return [(start, end) for start, end in zip(bounds[::2], bounds[1::2]) if start < end]
 
 
 def _sentence_ends(text: str, line_start: int, line_end: int) -> Iterable[int]:

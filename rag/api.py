@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .indexer import IngestReport, Progress
 from .settings import Settings
 from .types import Answer, Passage
+
+if TYPE_CHECKING:
+    from .doctor import DoctorReport
+
+log = logging.getLogger(__name__)
 
 
 class RAG:
@@ -68,28 +76,66 @@ class RAG:
             self.store, self.embedder, chunk_tokens=self.settings.chunk_tokens,
             overlap_tokens=self.settings.chunk_overlap_tokens,
             include_hidden=self.settings.include_hidden,
+            max_file_bytes=int(self.settings.max_file_mb * 2**20),
         )
 
+    @contextmanager
     def _write_lock(self):
-        from filelock import FileLock
+        """The data dir's write lock: writers (in any process) take turns; readers never wait."""
+        from filelock import FileLock, Timeout
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.settings.data_dir / "write.lock"))
+        lock = FileLock(str(self.settings.data_dir / "write.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.warning("waiting for another process writing to %s to finish", self.settings.data_dir)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _writing(self, *, recover: bool = True):
+        """The write lock, plus a marker file that only a completed write removes: a write that
+        a crash (or kill -9) interrupted is found by the next one, which first ``repair``s the
+        store (with ``recover``; not against a shared Chroma server, where the chunks of another
+        process's write in progress would look like leftovers)."""
+        with self._write_lock():
+            marker = self.settings.data_dir / WRITE_MARKER
+            if marker.exists() and recover and self.settings.chroma_url is None:
+                removed, resynced = self.store.repair()
+                log.warning("the last write to %s was interrupted; repaired: %d stale chunks "
+                            "removed, %d keyword entries re-synced",
+                            self.settings.data_dir, removed, resynced)
+            marker.touch()
+            yield
+            marker.unlink()
 
     # -- documents -------------------------------------------------------------------------
     def ingest(self, paths: str | Path | Iterable[str | Path], *, prune: bool = False,
-               progress: Progress | None = None) -> IngestReport:
+               progress: Progress | None = None, include: Iterable[str] | None = None,
+               exclude: Iterable[str] | None = None) -> IngestReport:
         """Add new files, re-index changed ones, skip unchanged ones; with ``prune``, also drop
-        documents under ``paths`` whose files are gone. Bad files land in ``report.failed``."""
+        documents under ``paths`` whose files are gone. Bad files land in ``report.failed``.
+        ``include``/``exclude``: globs that select files (``*.md``, ``drafts``, ``2021/*.txt``:
+        matched name by name against the end of each file's path or of a folder holding it)."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-        with self._write_lock():
-            return self._indexer().ingest(paths, prune=prune, progress=progress)
+        with self._writing():
+            return self._indexer().ingest(paths, prune=prune, progress=progress,
+                                          include=include or (), exclude=exclude or ())
 
-    def sync(self, *, progress: Progress | None = None) -> IngestReport:
-        """Re-check every known document: re-index changed files, remove those that are gone."""
-        with self._write_lock():
+    def sync(self, *, progress: Progress | None = None, include: Iterable[str] | None = None,
+             exclude: Iterable[str] | None = None) -> IngestReport:
+        """Re-check every known document: re-index changed files, remove those that are gone.
+        With ``include``/``exclude`` (as in ``ingest``), only the documents they select."""
+        from ingest.discover import selected
+
+        with self._writing():
             indexer = self._indexer()
-            sources = list(self.store.documents())
+            include, exclude = list(include or ()), list(exclude or ())
+            sources = [s for s in self.store.documents() if selected(Path(s), include, exclude)]
             report = indexer.ingest([s for s in sources if Path(s).exists()], progress=progress)
             gone = [s for s in sources if not Path(s).exists()]
             report.removed.extend(indexer.remove(gone))
@@ -98,7 +144,7 @@ class RAG:
     def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
         """Remove documents (a folder removes all documents under it); returns their paths."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-        with self._write_lock():
+        with self._writing():
             return self._indexer().remove(paths)
 
     def sources(self):
@@ -110,7 +156,7 @@ class RAG:
         from .factory import make_client
         from vectorstore.store import COLLECTION
 
-        with self._write_lock():
+        with self._writing(recover=False):  # everything is rebuilt anyway
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -129,8 +175,22 @@ class RAG:
 
     def repair(self) -> tuple[int, int]:
         """Drop chunks left by an interrupted write and re-sync the keyword index from Chroma."""
-        with self._write_lock():
+        with self._writing(recover=False):
             return self.store.repair()
+
+    def doctor(self, *, repair: bool = True) -> DoctorReport:
+        """Check the data dir: Chroma and the keyword index hold the same chunks, every document
+        has all its chunks and no others, and the offsets of the documents whose files are
+        unchanged still match their text. With ``repair``, fix what can be fixed (see
+        ``rag.doctor``); ``report.ok`` says whether problems remain."""
+        from .doctor import examine
+
+        if not repair:
+            with self._write_lock():
+                interrupted = (self.settings.data_dir / WRITE_MARKER).exists()
+                return examine(self.store, self._indexer(), repair=False, interrupted=interrupted)
+        with self._writing(recover=False):
+            return examine(self.store, self._indexer(), repair=True)
 
     # -- questions -------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, filters=None) -> list[Passage]:
@@ -182,6 +242,9 @@ class RAG:
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+WRITE_MARKER = "write.pending"
+"""File in data_dir that exists while a write is in progress, and after one was interrupted."""
 
 _FOLLOW_UP = re.compile(
     r"^\s*(et|and|mais|but|also|aussi|what about|how about|qu'en est-il|et pour|et avec|and with)\b",

@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--prune", action="store_true",
                    help="also remove indexed documents under these paths whose files are gone")
     c.add_argument("--strict", action="store_true", help="exit with status 1 if any file failed")
+    glob_options(c)
 
     def question_options(c: argparse.ArgumentParser) -> None:
         c.add_argument("-k", type=int, help="passages to retrieve (default: setting k)")
@@ -51,9 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("remove", help="remove documents (a folder removes all under it)")
     c.add_argument("paths", nargs="+", type=Path)
 
-    sub.add_parser("sync", help="re-index changed documents and remove those whose files are gone")
+    c = sub.add_parser("sync", help="re-index changed documents and remove those whose files are gone")
+    glob_options(c)
     sub.add_parser("reindex", help="rebuild the whole index (after changing the model or chunking)")
     sub.add_parser("repair", help="drop chunks of interrupted writes; re-sync the keyword index")
+    c = sub.add_parser("doctor", help="check the index (Chroma and keyword index agree, chunks complete, "
+                                      "offsets match the files) and repair what can be repaired")
+    c.add_argument("--check", action="store_true", help="only report; change nothing")
 
     c = sub.add_parser("eval", help="measure retrieval and answers on a dataset (../shared/eval format)")
     c.add_argument("dir", type=Path, help="folder with docs/ and questions.jsonl")
@@ -94,6 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def glob_options(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="only files matching GLOB (repeatable): '*.md', 'reports', '2021/*.txt' are "
+                        "matched name by name against the end of each file's path or of a folder "
+                        "holding it ('*' stays within one name)")
+    c.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip files matching GLOB, and folders matching it (repeatable; beats --include)")
+
+
 def _rag(args):
     from rag import RAG
 
@@ -124,7 +138,13 @@ def _print_report(report) -> None:
           f"{len(report.unchanged)}, removed {len(report.removed)}, failed {len(report.failed)} "
           f"({report.chunks} chunks written)")
     for path, reason in report.failed:
-        print(f"  failed: {path}: {reason}", file=sys.stderr)
+        print(f"  failed: {_one_line(path)}: {_one_line(' '.join(reason.split()))}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    """``text`` printable on one line: control characters (a newline in a file name) and the
+    undecodable bytes of a file name are escaped."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _filters(args) -> dict:
@@ -170,13 +190,18 @@ def _run(args) -> int:
             launch(rag, host=args.host, port=args.port, share=args.share, auth=args.auth)
             return 0
         if cmd == "ingest":
-            report = rag.ingest(args.paths, prune=args.prune, progress=_progress("ingest"))
+            report = rag.ingest(args.paths, prune=args.prune, progress=_progress("ingest"),
+                                include=args.include, exclude=args.exclude)
             _print_report(report)
             return 1 if args.strict and report.failed else 0
-        if cmd in ("sync", "reindex"):
-            report = getattr(rag, cmd)(progress=_progress(cmd))
-            _print_report(report)
+        if cmd == "sync":
+            _print_report(rag.sync(progress=_progress(cmd), include=args.include, exclude=args.exclude))
             return 0
+        if cmd == "reindex":
+            _print_report(rag.reindex(progress=_progress(cmd)))
+            return 0
+        if cmd == "doctor":
+            return _doctor(rag, repair=not args.check)
         if cmd == "repair":
             removed, resynced = rag.repair()
             print(f"removed {removed} stale chunks; {resynced} keyword entries re-synced")
@@ -210,6 +235,19 @@ def _run(args) -> int:
         if cmd == "eval":
             return _eval(args)
     return 2
+
+
+def _doctor(rag, *, repair: bool) -> int:
+    report = rag.doctor(repair=repair)
+    for label, lines in (("problem", report.problems), ("repaired", report.repaired),
+                         ("note", report.notes), ("remaining", report.remaining if repair else [])):
+        for line in lines:
+            print(f"{label}: {_one_line(line)}")
+    if not report.problems:
+        print("no problems found")
+    elif report.ok:
+        print("all problems repaired")
+    return 0 if report.ok else 1
 
 
 def _chat(rag, args) -> int:

@@ -7,12 +7,14 @@ is reported with its reason and skipped; the others are ingested."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest import chunk_document, file_hash, iter_files, load, plan_sync
 from ingest import supported_suffixes  # noqa: F401  re-exported by rag for the UI's upload check
+from ingest.chunking import MAX_WORD_CHARS
 from ingest.loaders import LoadError
 from vectorstore.store import contextual_text, date_number
 
@@ -46,30 +48,42 @@ class _Pending:
 
 class Indexer:
     def __init__(self, store, embedder, *, chunk_tokens: int, overlap_tokens: int,
-                 include_hidden: bool = False):
+                 include_hidden: bool = False, max_file_bytes: int | None = None):
         self.store = store
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
         self.include_hidden = include_hidden
+        self.max_file_bytes = max_file_bytes
 
     def ingest(self, paths: Iterable[str | Path], *, prune: bool = False,
-               progress: Progress | None = None) -> IngestReport:
+               progress: Progress | None = None, include: Iterable[str] = (),
+               exclude: Iterable[str] = ()) -> IngestReport:
+        """Files under ``paths`` selected by the ``include``/``exclude`` globs (see
+        ``ingest.discover.matches``) are added or re-indexed; with ``prune``, documents under
+        ``paths`` whose files are gone are removed."""
         report = IngestReport()
         paths = list(paths)
-        files, problems = iter_files(paths, include_hidden=self.include_hidden)
+        files, problems = iter_files(
+            paths, include_hidden=self.include_hidden, include=include, exclude=exclude
+        )
         report.failed.extend(problems)
         stored = {s: d.doc_hash for s, d in self.store.documents().items()}
         on_disk: dict[str, str] = {}
         for path in files:
             try:
+                size = path.stat().st_size
+                if self.max_file_bytes is not None and size > self.max_file_bytes:
+                    report.failed.append((str(path), too_large(size, self.max_file_bytes)))
+                    continue
                 on_disk[str(path)] = file_hash(path)
             except OSError as exc:
-                report.failed.append((str(path), exc.strerror or str(exc)))
+                report.failed.append((str(path), (exc.strerror or str(exc)).lower()))
         roots = [Path(p).expanduser().resolve() for p in paths]
         in_scope = {
             s: h for s, h in stored.items()
-            if s in on_disk or (prune and any(Path(s) == r or r in Path(s).parents for r in roots))
+            if s in on_disk or (prune and not os.path.exists(s)
+                                and any(Path(s) == r or r in Path(s).parents for r in roots))
         }
         plan = plan_sync(on_disk, in_scope, prune=prune)
         report.unchanged.extend(plan.unchanged)
@@ -90,8 +104,13 @@ class Indexer:
             except LoadError as exc:
                 report.failed.append((source, exc.reason))
                 continue
+            except Exception as exc:  # a loader's bug on one file must not stop the others
+                report.failed.append((source, f"{type(exc).__name__}: {exc}"))
+                continue
             if not docs:
-                report.failed.append((source, "no text to index"))
+                report.failed.append((source, "no text to index" if not doc.text.strip() else
+                                      f"no words to index, only runs of {MAX_WORD_CHARS}+ "
+                                      "characters without a space (encoded data?)"))
                 continue
             pending.append(_Pending(source, on_disk[source], new, docs))
             if sum(len(p.documents) for p in pending) >= EMBED_BATCH_CHUNKS:
@@ -143,6 +162,11 @@ class Indexer:
             (report.added if p.new else report.updated).append(p.source)
             report.chunks += n
         pending.clear()
+
+
+def too_large(size: int, limit: int) -> str:
+    """The reason given for a file over the size limit (``max_file_mb``)."""
+    return f"too large ({size / 2**20:.3g} MB > {limit / 2**20:.3g} MB limit)"
 
 
 def _chunk_metadata(meta: dict, n_chunks: int) -> dict:

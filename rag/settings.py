@@ -117,3 +117,8 @@ def describe() -> list[tuple[str, str, str, str]]:
         default = f.default if f.default is not None else "—"
         rows.append((name, f"RAG_{name.upper()}", str(default), f.description or ""))
     return rows
+    max_file_mb: float = Field(
+        100, gt=0,
+        description="Files larger than this many MB are refused (reported as too large) without "
+        "being read.",
+    )

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.chunking import chunk_document, chunk_spans, split_sentences
+from ingest.chunking import MAX_WORD_CHARS, chunk_document, chunk_spans, split_sentences
 from ingest.loaders import LoadedDocument
 
 
@@ -299,3 +299,19 @@ def test_chunk_document_without_pages_or_title():
         "doc_hash": "h",
         "language": "en",
     }
+
+
+def test_runs_without_whitespace_are_left_out():
+    blob = "QUJD" * (MAX_WORD_CHARS // 4)
+    text = f"Avant l'image.\n\n![figure](data:image/png;base64,{blob})\n\nAprès l'image. " + "z" * 100
+    doc = LoadedDocument("/abs/a.md", text, None, None, None, "fr")
+    chunks = chunk_document(
+        doc, count_tokens=words, max_tokens=50, overlap_tokens=0, hard_max_tokens=50, doc_hash="h"
+    )
+    assert [c.page_content for c in chunks] == ["Avant l'image.", "Après l'image. " + "z" * 100]
+    for c in chunks:
+        assert text[c.metadata["start"] : c.metadata["end"]] == c.page_content
+    only_data = LoadedDocument("/abs/b.txt", "x" * MAX_WORD_CHARS, None, None, None, "en")
+    assert chunk_document(
+        only_data, count_tokens=words, max_tokens=50, overlap_tokens=0, hard_max_tokens=50, doc_hash="h"
+    ) == []

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.discover import content_hash, file_hash, iter_files
+from ingest.discover import content_hash, file_hash, iter_files, matches
 
 
 def touch(path: Path, content: str = "text") -> Path:
@@ -104,3 +104,52 @@ def test_content_and_file_hash(tmp_path):
     assert file_hash(path) == expected
     assert file_hash(str(path)) == expected
     assert content_hash(b"") == hashlib.sha256(b"").hexdigest()
+
+
+def test_link_loop_between_files(tmp_path):
+    root = tmp_path / "root"
+    touch(root / "a.txt")
+    (root / "x.txt").symlink_to("y.txt")
+    (root / "y.txt").symlink_to("x.txt")
+    files, problems = iter_files([root])
+    assert files == [root / "a.txt"]
+    assert problems == [(str(root / name), "symbolic link loop") for name in ("x.txt", "y.txt")]
+    assert iter_files([root / "x.txt"])[1] == [(str(root / "x.txt"), "symbolic link loop")]
+
+
+def test_file_name_that_is_not_utf8(tmp_path):
+    name = os.fsdecode(b"caf\xe9.txt")
+    touch(tmp_path / name)
+    assert iter_files([tmp_path]) == ([], [(str(tmp_path / name), "file name is not valid UTF-8")])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*.md", True), ("a.md", True), ("*.txt", False), ("drafts", True), ("draft", False),
+        ("2021/*.md", True), ("drafts/*.md", False), ("docs/drafts", True), ("drafts/", True),
+        ("/home", True), ("/docs", False), ("d?afts", True), ("[a-c].md", True), ("", False),
+    ],
+)
+def test_matches_names_from_the_right(pattern, expected):
+    assert matches(Path("/home/u/docs/drafts/2021/a.md"), [pattern]) is expected
+
+
+def test_include_and_exclude(tree):
+    deeper = tree / "sub" / "deeper" / "d.HTM"
+    assert iter_files([tree], include=["*.md", "deeper"])[0] == [tree / "a.md", deeper]
+    assert iter_files([tree], exclude=["sub"])[0] == [tree / "a.md", tree / "b.txt"]
+    assert iter_files([tree], include=["sub"], exclude=["*.HTM"])[0] == [tree / "sub" / "c.html"]
+    # named files are filtered too, and an excluded file of an unknown type is no problem
+    assert iter_files([tree / "b.txt", tree / "notes"], exclude=["b.txt", "notes"]) == ([], [])
+    assert iter_files([tree], include=["*.txt"], include_hidden=True)[0] == [
+        tree / ".hidden.txt", tree / "b.txt", tree / "sub" / ".cache" / "y.txt"
+    ]
+
+
+def test_excluded_folders_are_not_walked(tree, monkeypatch):
+    walked = []
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: walked.append(Path(path)) or scandir(path))
+    iter_files([tree], exclude=["sub"])
+    assert walked == [tree]
