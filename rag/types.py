@@ -40,16 +40,20 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """An answer whose markers [1], [2] are the numbers of ``citations``; an abstention has none."""
+    """An answer whose markers [1], [2] are the numbers of ``citations``; an abstention has none.
+    ``query`` is what was searched (a follow-up rewritten to stand alone); ``unsupported`` holds
+    the sentences of ``text`` that no passage supports (they carry no marker)."""
 
     text: str
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     query: str = ""
+    unsupported: tuple[str, ...] = ()
 
 
 class Answerer(Protocol):
-    """Writes an answer from retrieved passages. Implementations: extractive (no LLM)."""
+    """Writes an answer from retrieved passages. Implementations: extractive (no LLM) and llm
+    (``rag.answerers.llm``, which can also rewrite a follow-up with ``standalone_question``)."""
 
     def answer(self, question: str, passages: list[Passage]) -> Answer: ...
 

@@ -18,7 +18,7 @@ from rag import RAG
 from rag.types import Answer
 
 from .auth import resolve_auth
-from .render import (EMPTY_HTML, answer_to_dict, document_choices, document_rows,
+from .render import (EMPTY_HTML, answer_to_dict, chat_text, document_choices, document_rows,
                      report_markdown, sources_html)
 from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, save_uploads, upload_dir
 
@@ -46,6 +46,7 @@ CSS = """
 #sources-panel mark { background: #ffe58a; color: #111; padding: 0 1px; border-radius: 2px; }
 #sources-panel .cite-note, #sources-panel .sources-query, #sources-panel .sources-question {
   font-size: 0.85em; opacity: 0.85; margin-bottom: 6px; }
+#sources-panel .unsupported { border-left: 4px solid #dc2626; padding: 8px 12px; margin-bottom: 8px; }
 #sources-panel .abstained { border-left: 4px solid #d97706; padding: 8px 12px;
   background: var(--background-fill-secondary); }
 """
@@ -140,7 +141,7 @@ def build_app(rag: RAG) -> gr.Blocks:
             return
         if final is None:
             final = Answer(text=text, query=question)
-        history[slot] = {"role": "assistant", "content": final.text}
+        history[slot] = {"role": "assistant", "content": chat_text(final)}
         answers[slot] = {"question": question, "answer": answer_to_dict(final)}
         yield history, answers, sources_html(answers[slot]["answer"], question), gr.skip()
 

@@ -29,6 +29,7 @@ def answer_to_dict(answer: Answer) -> dict:
         "abstained": answer.abstained,
         "query": answer.query,
         "citations": [asdict(c) for c in answer.citations],
+        "unsupported": list(answer.unsupported),
     }
 
 
@@ -98,7 +99,26 @@ def sources_html(answer: dict | None, question: str | None = None) -> str:
                  "</em></div>")
     if answer.get("abstained") or not answer.get("citations"):
         return head + ABSTAINED_HTML
-    return head + "".join(_citation_html(c) for c in answer["citations"])
+    return head + unsupported_html(answer) + "".join(_citation_html(c) for c in answer["citations"])
+
+
+def unsupported_html(answer: dict) -> str:
+    """The answer's sentences that no passage supports, flagged (empty when there are none)."""
+    if not answer.get("unsupported"):
+        return ""
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in answer["unsupported"])
+    return ('<div class="unsupported" role="note"><strong>⚠️ Not supported by the documents:'
+            f"</strong> no source holds these sentences of the answer.<ul>{items}</ul></div>")
+
+
+def chat_text(answer: Answer) -> str:
+    """The answer as the chat shows it: unsupported sentences are marked where they stand."""
+    text = answer.text
+    for sentence in answer.unsupported:
+        text = text.replace(sentence, f"{sentence} ⚠️", 1)
+    if answer.unsupported:
+        text += "\n\n⚠️ *Not supported by the documents.*"
+    return text
 
 
 def document_rows(docs) -> list[list]:

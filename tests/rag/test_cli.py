@@ -146,3 +146,15 @@ def test_mismatched_model_is_a_clear_error(cli, article, capsys, monkeypatch):
     assert cli("ask", ARTICLE_QUESTION) == 2
     err = capsys.readouterr().err
     assert err.startswith("rag: error: ") and "rag reindex" in err and "Traceback" not in err
+
+
+def test_ask_flags_sentences_no_source_supports(capsys, tmp_path):
+    from rag.cli import _print_answer
+    from rag.types import Answer, Citation
+
+    cite = Citation(1, str(tmp_path / "d.md"), "T", "2024-01", 3, 0, 12, "Paris is big", 1.0)
+    _print_answer(Answer("Paris is big [1]. The moon is cheese.", [cite],
+                         unsupported=("The moon is cheese.",)))
+    out = capsys.readouterr().out
+    assert "Not supported by the documents" in out and "  - The moon is cheese." in out
+    assert "[1] T (2024-01)" in out and "d.md:0-12 (page 3)" in out and "« Paris is big »" in out

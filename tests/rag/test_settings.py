@@ -13,7 +13,7 @@ from rag.settings import Settings, describe
 def test_defaults():
     s = Settings()
     assert s.data_dir == Path("rag_data") and s.embedding_model == "multilingual-e5-small"
-    assert s.answerer == "extractive" and s.k == 5
+    assert s.llm == "extractive" and s.k == 5
 
 
 def test_constructor_beats_env_beats_toml(tmp_path, monkeypatch):

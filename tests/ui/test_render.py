@@ -73,3 +73,20 @@ def test_plain_history_flattens_gradio_messages():
          {"role": "assistant", "content": "there [1]"}]
     assert plain_history(h) == [{"role": "user", "content": "hi"},
                                 {"role": "assistant", "content": "there [1]"}]
+
+
+def test_unsupported_sentences_are_flagged_in_the_panel_and_the_chat(tmp_path):
+    from rag.types import Answer, Citation
+    from ui.render import answer_to_dict, chat_text
+
+    doc = tmp_path / "d.md"
+    doc.write_text("Paris is big.", encoding="utf-8")
+    cite = Citation(1, str(doc), "T", None, None, 0, 12, "Paris is big", 1.0)
+    answer = Answer("Paris is big [1]. The moon is <cheese>.", [cite],
+                    unsupported=("The moon is <cheese>.",))
+    panel = sources_html(answer_to_dict(answer), "q")
+    assert 'class="unsupported"' in panel and "The moon is &lt;cheese&gt;." in panel
+    assert panel.index("unsupported") < panel.index('class="cite"')
+    shown = chat_text(answer)
+    assert "The moon is <cheese>. ⚠️" in shown and "Not supported by the documents" in shown
+    assert chat_text(Answer("Paris is big [1].", [cite])) == "Paris is big [1]."

