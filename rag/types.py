@@ -38,6 +38,22 @@ class Citation:
     score: float
 
 
+def cite(passage: Passage, start: int, end: int, number: int, score: float) -> Citation:
+    """The citation of ``passage.text[start:end]``: offsets into the passage become offsets into
+    its document's extracted text, and the quote is that exact text."""
+    return Citation(
+        number=number,
+        source=passage.source,
+        title=passage.title,
+        date=passage.date,
+        page=passage.page,
+        start=passage.start + start,
+        end=passage.start + end,
+        quote=passage.text[start:end],
+        score=score,
+    )
+
+
 @dataclass(frozen=True)
 class Answer:
     """An answer whose markers [1], [2] are the numbers of ``citations``; an abstention has none.

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.chunking import split_sentences
-from rag.types import Citation, Passage
+from rag.types import Citation, Passage, cite
 from vectorstore.textproc import analyze
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -142,7 +142,7 @@ class SupportChecker:
                 key = (p, s, e)
                 if key not in numbers:
                     numbers[key] = len(citations) + 1
-                    citations.append(_citation(passages[p], s, e, numbers[key], float(strength[w])))
+                    citations.append(cite(passages[p], s, e, numbers[key], float(strength[w])))
                 marks.append(f"[{numbers[key]}]")
             pieces.append(_with_marks(claim.text, "".join(marks)))
         return Checked(" ".join(pieces), citations, tuple(unsupported))
@@ -170,17 +170,3 @@ def _with_marks(sentence: str, marks: str) -> str:
     if not match:
         return f"{sentence} {marks}"
     return f"{sentence[: match.start()]} {marks}{sentence[match.start():]}"
-
-
-def _citation(passage: Passage, start: int, end: int, number: int, score: float) -> Citation:
-    return Citation(
-        number=number,
-        source=passage.source,
-        title=passage.title,
-        date=passage.date,
-        page=passage.page,
-        start=passage.start + start,
-        end=passage.start + end,
-        quote=passage.text[start:end],
-        score=score,
-    )

@@ -26,7 +26,7 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.language import detect_language
-from rag.types import Answer, Citation, Passage
+from rag.types import Answer, Citation, Passage, cite
 
 from vectorstore.textproc import analyze, fold_accents
 
@@ -204,15 +204,4 @@ def _groups(chosen: list[Candidate]) -> list[list[Candidate]]:
 
 def _cite(passages: list[Passage], group: list[Candidate], number: int) -> Citation:
     passage = passages[group[0].passage]
-    start, end = group[0].start, group[-1].end
-    return Citation(
-        number=number,
-        source=passage.source,
-        title=passage.title,
-        date=passage.date,
-        page=passage.page,
-        start=passage.start + start,
-        end=passage.start + end,
-        quote=passage.text[start:end],
-        score=max(c.score for c in group),
-    )
+    return cite(passage, group[0].start, group[-1].end, number, max(c.score for c in group))

@@ -147,3 +147,27 @@ def article(tmp_path, shared_dir) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(src, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def article_text(shared_dir) -> tuple[Path, str]:
+    """The shared sample article, read in place: (path, text)."""
+    path = next((shared_dir / "corpus" / "news-fr").glob("*.txt"))
+    return path, path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def paragraphs(article_text):
+    """The article's paragraphs, as a retriever would hand them out (offsets into the file)."""
+    import re
+
+    from ingest.language import detect_language
+    from rag.types import Passage
+
+    path, text = article_text
+    spans = [m.span() for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
+    return [
+        Passage(text=text[s:e], source=str(path), title="news", date="2021-12", page=None,
+                start=s, end=e, score=1.0 / (1 + i), id=str(i), language=detect_language(text))
+        for i, (s, e) in enumerate(spans)
+    ]

@@ -2,9 +2,8 @@ import re
 
 import pytest
 
-from ingest.language import detect_language
 from rag.answerers import ABSTENTION, ExtractiveAnswerer
-from rag.types import Answer, Passage
+from rag.types import Answer
 from vectorstore.embeddings import SentenceTransformerEmbedder
 
 QUESTION = "Quand commenceront les pourparlers entre la Russie et les États-Unis ?"
@@ -13,24 +12,6 @@ QUESTION = "Quand commenceront les pourparlers entre la Russie et les États-Uni
 @pytest.fixture(scope="module")
 def answerer():
     return ExtractiveAnswerer(SentenceTransformerEmbedder())
-
-
-@pytest.fixture(scope="module")
-def article(shared_dir):
-    path = next((shared_dir / "corpus" / "news-fr").glob("*.txt"))
-    return path, path.read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def passages(article):
-    """The article's paragraphs, as a retriever would hand them out (offsets into the file)."""
-    path, text = article
-    spans = [m.span() for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
-    return [
-        Passage(text=text[s:e], source=str(path), title="news", date="2021-12", page=None,
-                start=s, end=e, score=1.0 / (1 + i), id=str(i), language=detect_language(text))
-        for i, (s, e) in enumerate(spans)
-    ]
 
 
 def assert_well_formed(answer: Answer, text: str | None = None) -> None:
@@ -45,34 +26,34 @@ def assert_well_formed(answer: Answer, text: str | None = None) -> None:
             assert text[c.start : c.end] == c.quote
 
 
-def test_answers_when_question_with_exact_quotes(answerer, article, passages):
-    _, text = article
-    answer = answerer.answer(QUESTION, passages)
+def test_answers_when_question_with_exact_quotes(answerer, article_text, paragraphs):
+    _, text = article_text
+    answer = answerer.answer(QUESTION, paragraphs)
     assert not answer.abstained
     assert answer.query == QUESTION
     assert any("immédiatement après" in c.quote for c in answer.citations)
     assert_well_formed(answer, text)
     for c in answer.citations:
-        assert c.source == passages[0].source
+        assert c.source == paragraphs[0].source
         assert c.date == "2021-12"
 
 
-def test_answer_holds_at_most_max_sentences(article, passages, answerer):
+def test_answer_holds_at_most_max_sentences(article_text, paragraphs, answerer):
     single = ExtractiveAnswerer(answerer.embedder, max_sentences=1)
-    answer = single.answer(QUESTION, passages)
+    answer = single.answer(QUESTION, paragraphs)
     assert len(answer.citations) == 1
     assert answer.text == f"{answer.citations[0].quote} [1]"
 
 
-def test_unrelated_french_question_abstains_in_french(answerer, passages):
-    answer = answerer.answer("Quelle est la recette de la tarte tatin ?", passages)
+def test_unrelated_french_question_abstains_in_french(answerer, paragraphs):
+    answer = answerer.answer("Quelle est la recette de la tarte tatin ?", paragraphs)
     assert answer.abstained
     assert answer.citations == []
     assert answer.text == ABSTENTION["fr"] == "Les documents ne contiennent pas la réponse."
 
 
-def test_unrelated_english_question_abstains_in_english(answerer, passages):
-    answer = answerer.answer("What is the boiling point of liquid nitrogen?", passages)
+def test_unrelated_english_question_abstains_in_english(answerer, paragraphs):
+    answer = answerer.answer("What is the boiling point of liquid nitrogen?", paragraphs)
     assert answer.abstained
     assert answer.citations == []
     assert answer.text == "The documents do not contain the answer."
@@ -84,14 +65,14 @@ def test_no_passages_abstains(answerer):
     assert answer.text == ABSTENTION["en"]
 
 
-def test_stream_yields_text_then_the_same_answer(answerer, passages):
+def test_stream_yields_text_then_the_same_answer(answerer, paragraphs):
     for question in (QUESTION, "Quelle est la recette de la tarte tatin ?"):
-        pieces = list(answerer.stream(question, passages))
+        pieces = list(answerer.stream(question, paragraphs))
         *texts, final = pieces
         assert texts and all(isinstance(t, str) for t in texts)
         assert isinstance(final, Answer)
         assert "".join(texts) == final.text
-        assert final == answerer.answer(question, passages)
+        assert final == answerer.answer(question, paragraphs)
 
 
 @pytest.mark.parametrize("question", [
@@ -100,17 +81,17 @@ def test_stream_yields_text_then_the_same_answer(answerer, passages):
     "Combien de jours durent les vacances en Russie ?",
     "Who is the NATO Secretary General?",
 ])
-def test_citations_map_to_markers_and_source_text(answerer, article, passages, question):
-    _, text = article
-    answer = answerer.answer(question, passages)
+def test_citations_map_to_markers_and_source_text(answerer, article_text, paragraphs, question):
+    _, text = article_text
+    answer = answerer.answer(question, paragraphs)
     assert_well_formed(answer, text)
     if not answer.abstained:
         assert 1 <= len(answer.citations) <= answerer.max_sentences
 
 
-def test_adjacent_sentences_of_a_passage_are_one_citation(answerer, article, passages):
-    _, text = article
-    lavrov = next(p for p in passages if p.text.startswith("« C’est avec"))
+def test_adjacent_sentences_of_a_passage_are_one_citation(answerer, article_text, paragraphs):
+    _, text = article_text
+    lavrov = next(p for p in paragraphs if p.text.startswith("« C’est avec"))
     answer = ExtractiveAnswerer(answerer.embedder, max_sentences=2, second_margin=1.0).answer(
         "Combien de temps durent les vacances du nouvel an en Russie, selon Lavrov ?", [lavrov])
     assert_well_formed(answer, text)
