@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 __all__ = [
     "RAG", "Answer", "Citation", "Passage", "Settings", "IngestReport", "Filters", "supported_suffixes",
+    "document_text",
 ]
 
 if TYPE_CHECKING:
     from .api import RAG
-    from .indexer import IngestReport, supported_suffixes
+    from .indexer import IngestReport, document_text, supported_suffixes
     from .retriever import Filters
     from .settings import Settings
     from .types import Answer, Citation, Passage
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "RAG": "api", "Answer": "types", "Citation": "types", "Passage": "types",
     "Settings": "settings", "IngestReport": "indexer", "Filters": "retriever",
-    "supported_suffixes": "indexer",
+    "supported_suffixes": "indexer", "document_text": "indexer",
 }
 
 

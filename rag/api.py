@@ -147,6 +147,13 @@ class RAG:
         with self._writing():
             return self._indexer().remove(paths)
 
+    def document_text(self, source: str | Path) -> str:
+        """The extracted text that ``source``'s citations index (see ``rag.document_text``), so
+        a quote can be checked: ``rag.document_text(c.source)[c.start:c.end] == c.quote``."""
+        from .indexer import document_text
+
+        return document_text(source)
+
     def sources(self):
         """The stored documents (source, title, date, language, chunks), sorted by path."""
         return [d for _, d in sorted(self.store.documents().items())]

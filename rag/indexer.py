@@ -164,6 +164,14 @@ class Indexer:
         pending.clear()
 
 
+def document_text(source: str | Path) -> str:
+    """The extracted text a document's offsets index (for .txt/.md the file's decoded content,
+    for PDF its pages' text, for HTML and DOCX the text taken out of them): while the file is
+    unchanged, ``document_text(c.source)[c.start:c.end] == c.quote`` for every citation ``c``.
+    Raises ``ingest.loaders.LoadError`` (a ``reason`` naming the file) when it cannot be read."""
+    return load(Path(source)).text
+
+
 def too_large(size: int, limit: int) -> str:
     """The reason given for a file over the size limit (``max_file_mb``)."""
     return f"too large ({size / 2**20:.3g} MB > {limit / 2**20:.3g} MB limit)"

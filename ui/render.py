@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 
 from rag.types import Answer
@@ -34,14 +35,23 @@ def answer_to_dict(answer: Answer) -> dict:
 
 
 def read_source_text(source: str) -> str | None:
-    """The text a citation's offsets index: for .txt/.md the UTF-8 decoded file content (no
-    newline translation). None for other formats, unreadable or non-UTF-8 files."""
-    path = Path(source)
-    if path.suffix.lower() not in (".txt", ".md"):
-        return None
+    """The text a citation's offsets index (``rag.document_text``: for .txt/.md the file's
+    decoded content, for PDF, DOCX and HTML the extracted text), remembered per file version;
+    None when the file cannot be read any more."""
     try:
-        return path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        stat = Path(source).stat()
+    except OSError:
+        return None
+    return _extracted_text(source, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _extracted_text(source: str, size: int, mtime_ns: int) -> str | None:
+    from rag import document_text
+
+    try:
+        return document_text(source)
+    except Exception:  # any unreadable file: the panel then shows the quote alone
         return None
 
 

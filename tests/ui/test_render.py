@@ -90,3 +90,17 @@ def test_unsupported_sentences_are_flagged_in_the_panel_and_the_chat(tmp_path):
     shown = chat_text(answer)
     assert "The moon is <cheese>. ⚠️" in shown and "Not supported by the documents" in shown
     assert chat_text(Answer("Paris is big [1].", [cite])) == "Paris is big [1]."
+
+
+def test_a_pdf_citation_shows_its_context_from_the_extracted_text(tmp_path):
+    from rag import document_text
+    from tests.ingest.test_pdf_docx import pdf_bytes
+
+    doc = tmp_path / "report.pdf"
+    doc.write_bytes(pdf_bytes([["Page one intro."], ["The budget rose by 4 percent in 2023."]]))
+    text = document_text(doc)
+    start = text.index("The budget")
+    end = start + len("The budget rose by 4 percent in 2023.")
+    html = sources_html(_answer(doc, start, end, text[start:end], page=2), "q")
+    assert "<mark>The budget rose by 4 percent in 2023.</mark>" in html
+    assert "Page one intro." in html and "quote alone" not in html
