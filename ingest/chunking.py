@@ -126,7 +126,8 @@ def chunk_document(
 ) -> list[Document]:
     """The document's chunks as Documents; page_content == doc.text[start:end].
 
-    Metadata: source, title, date, page, start, end, chunk_index, doc_hash, language; keys whose
+    Metadata: source, title, date, page, section (the Markdown heading the chunk starts under),
+    start, end, chunk_index, doc_hash, language; keys whose
     value is None are left out (vector stores reject None), so read them with `.get()`.
     Runs of MAX_WORD_CHARS or more characters without whitespace are left out; the text
     between them is chunked as usual.
@@ -144,6 +145,7 @@ def chunk_document(
     ]
     pages = sorted(doc.pages or (), key=lambda page: page[1])
     page_starts = [start for _, start, _ in pages]
+    section_starts = [start for start, _ in doc.sections]
     documents = []
     for index, (start, end) in enumerate(spans):
         metadata = {
@@ -151,6 +153,7 @@ def chunk_document(
             "title": doc.title,
             "date": doc.date,
             "page": _page_at(pages, page_starts, start),
+            "section": _section_at(doc.sections, section_starts, start),
             "start": start,
             "end": end,
             "chunk_index": index,
@@ -359,6 +362,12 @@ def _char_boundary(text: str, position: int, start: int, end: int) -> int:
     while start < moved < end and unicodedata.combining(text[moved]):
         moved += 1
     return moved if moved < end else position
+
+
+def _section_at(sections: Sequence[tuple[int, str]], starts: Sequence[int], offset: int) -> str | None:
+    """The heading of the last section starting at or before ``offset``."""
+    i = bisect_right(starts, offset) - 1
+    return sections[i][1] if i >= 0 else None
 
 
 def _page_at(

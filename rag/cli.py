@@ -160,6 +160,7 @@ def _print_answer(answer) -> None:
         print("\nSources:")
     for c in answer.citations:
         where = f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
+        where += f" § {c.section}" if c.section else ""
         print(f"[{c.number}] {c.title or Path(c.source).name}" + (f" ({c.date})" if c.date else ""))
         print(f"    {where}")
         print(f"    « {c.quote} »")

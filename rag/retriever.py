@@ -62,7 +62,7 @@ def _passage(hit, score: float) -> Passage:
     return Passage(
         text=hit.text, source=m["source"], title=m.get("title"), date=m.get("date"),
         page=m.get("page"), start=m["start"], end=m["end"], score=score, id=hit.id,
-        language=m.get("language", "en"),
+        language=m.get("language", "en"), section=m.get("section"),
     )
 
 

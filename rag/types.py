@@ -20,6 +20,7 @@ class Passage:
     score: float
     id: str = ""
     language: str = "en"
+    section: str | None = None  # the Markdown heading the passage starts under
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Citation:
     end: int
     quote: str
     score: float
+    section: str | None = None
 
 
 def cite(passage: Passage, start: int, end: int, number: int, score: float) -> Citation:
@@ -51,6 +53,7 @@ def cite(passage: Passage, start: int, end: int, number: int, score: float) -> C
         end=passage.start + end,
         quote=passage.text[start:end],
         score=score,
+        section=passage.section,
     )
 
 

@@ -25,6 +25,7 @@ class LoadedDocument:
     date: str | None  # 'YYYY-MM' or 'YYYY-MM-DD'
     pages: tuple[tuple[int, int, int], ...] | None  # (page_number, start, end); None for text
     language: str  # 'fr' or 'en'
+    sections: tuple[tuple[int, str], ...] = ()  # (start, heading): Markdown headings, in order
 
 
 class LoadError(Exception):

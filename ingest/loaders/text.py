@@ -38,7 +38,8 @@ def load_text(path: Path) -> LoadedDocument:
     if not text.replace("\ufeff", "").strip():
         raise LoadError(path, "empty file")
     date, title, body = parse_header(text)
-    if title is None and path.suffix.lower() == ".md":
+    markdown = path.suffix.lower() == ".md"
+    if title is None and markdown:
         title = markdown_title(body)
     if title is None:
         title = first_line(body)
@@ -49,6 +50,7 @@ def load_text(path: Path) -> LoadedDocument:
         date=date,
         pages=None,
         language=detect_language(text),
+        sections=markdown_sections(text) if markdown else (),
     )
 
 
@@ -73,15 +75,22 @@ def parse_header(text: str) -> tuple[str | None, str | None, str]:
 
 def markdown_title(text: str) -> str | None:
     """Text of the first ATX heading ('# Title') outside fenced code blocks."""
-    in_fence = False
-    for line in text.splitlines():
+    sections = markdown_sections(text)
+    return cap_title(sections[0][1]) if sections else None
+
+
+def markdown_sections(text: str) -> tuple[tuple[int, str], ...]:
+    """(offset of the line, heading text) of every ATX heading outside fenced code blocks."""
+    sections, in_fence, offset = [], False, 0
+    for line in text.splitlines(keepends=True):
         if _MD_FENCE.match(line):
             in_fence = not in_fence
-            continue
-        match = None if in_fence else _MD_HEADING.fullmatch(line.rstrip())
-        if match and match.group(1).strip():
-            return cap_title(match.group(1).strip())
-    return None
+        else:
+            match = None if in_fence else _MD_HEADING.fullmatch(line.rstrip())
+            if match and match.group(1).strip():
+                sections.append((offset, " ".join(match.group(1).split())))
+        offset += len(line)
+    return tuple(sections)
 
 
 def first_line(text: str) -> str | None:

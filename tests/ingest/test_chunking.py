@@ -315,3 +315,26 @@ def test_runs_without_whitespace_are_left_out():
     assert chunk_document(
         only_data, count_tokens=words, max_tokens=50, overlap_tokens=0, hard_max_tokens=50, doc_hash="h"
     ) == []
+
+
+def test_markdown_chunks_know_the_heading_they_start_under(tmp_path):
+    from ingest.loaders import load
+
+    path = tmp_path / "guide.md"
+    path.write_text(
+        "# Guide\n\nIntro words here.\n\n```\n# not a heading\n```\n\n## Install\n\n"
+        + "Run the install step now. " * 12
+        + "\n\n## Ask ##\n\n"
+        + "Type a question and read the answer. " * 12,
+        encoding="utf-8",
+    )
+    doc = load(path)
+    assert [h for _, h in doc.sections] == ["Guide", "Install", "Ask"]
+    assert all(doc.text[s:].startswith("#") for s, _ in doc.sections)
+    chunks = chunk_document(doc, count_tokens=words, max_tokens=30, overlap_tokens=0,
+                            hard_max_tokens=40, doc_hash="h")
+    for chunk in chunks:
+        start = chunk.metadata["start"]
+        expected = [h for s, h in doc.sections if s <= start][-1]
+        assert chunk.metadata["section"] == expected
+    assert {c.metadata["section"] for c in chunks} == {"Guide", "Install", "Ask"}

@@ -237,3 +237,16 @@ def test_repair_after_an_interrupted_write(make_rag, article):
     assert _store_ids(rag) == clean_ids == store.keyword.ids()
     assert [d.source for d in rag.sources()] == [str(article)]
     assert rag.repair() == (0, 0)
+
+
+def test_markdown_passages_and_citations_carry_their_section(make_rag, tmp_path):
+    doc = tmp_path / "lighthouses.md"
+    doc.write_text("# Lighthouses\n\n## Brest\n\nThe Brest lighthouse was first lit in 1845 by the "
+                   "harbour authority.\n\n## Dover\n\nDover has no lighthouse of that age.\n",
+                   encoding="utf-8")
+    rag = make_rag()
+    rag.ingest([doc])
+    top = rag.retrieve("When was the Brest lighthouse first lit?", k=1)[0]
+    assert top.section in {"Lighthouses", "Brest"}
+    answer = rag.ask("When was the Brest lighthouse first lit?")
+    assert answer.citations and all(c.section == top.section for c in answer.citations)
