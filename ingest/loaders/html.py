@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.dammit import EncodingDetector
+from typing import TYPE_CHECKING
 
 from ingest.language import detect_language
 from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
 from ingest.loaders.decoding import decode_bytes
 from ingest.loaders.text import cap_title
+
+if TYPE_CHECKING:  # bs4 is imported on first use: `import ingest` stays light
+    from bs4 import BeautifulSoup, Tag
 
 _DROP = ("script", "style", "nav", "aside", "form", "noscript", "template", "iframe", "svg")
 _CHROME = ("header", "footer")
@@ -39,6 +41,8 @@ def load_html(path: Path) -> LoadedDocument:
         markup = _decode(data)
     except ValueError as error:
         raise LoadError(path, str(error)) from None
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(markup, "lxml")
     title = _title(soup)
     articles = soup.find_all("article", limit=2)
@@ -64,6 +68,8 @@ def load_html(path: Path) -> LoadedDocument:
 
 def extract_blocks(root: Tag) -> list[str]:
     """Text of each block-level element under `root`, inner whitespace collapsed (kept in <pre>)."""
+    from bs4 import NavigableString
+
     blocks: list[str] = []
     pieces: list[str] = []
 
@@ -96,6 +102,8 @@ def extract_blocks(root: Tag) -> list[str]:
 
 
 def _decode(data: bytes) -> str:
+    from bs4.dammit import EncodingDetector
+
     declared = EncodingDetector.find_declared_encoding(data, is_html=True)
     if declared:
         try:
