@@ -46,9 +46,11 @@ test: install llm
 		|| echo "Chromium could not be installed: the browser tests will be skipped"
 	$(PY) -m pytest
 
-bench: install
+bench: install llm
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.embed_bench
 	$(PY) -m bench.core_bench
 	$(PY) -m bench.answer_bench
 	$(PY) -m bench.ui_bench
+	$(PY) -m bench.llm_bench
+	$(PY) -m bench.scale_bench --server
