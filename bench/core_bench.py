@@ -8,8 +8,9 @@ Printed side by side in one run:
    collection, cosine, dense only, E5 query/passage prompts); ours dense-only and keyword-only.
 2. Answers with ``RAG.ask`` (the extractive answerer): abstention recall on SQuAD 2.0 dev's
    impossible questions, answered rate on its answerable ones; PIAF answer-contains-gold.
-3. Ingest: ``RAG.ingest`` of the PIAF docs into a fresh data dir against encoding exactly the chunk
-   texts the store ended up with with the bare model; re-ingesting the unchanged corpus.
+3. Ingest: ``RAG.ingest`` of the PIAF docs into a fresh data dir against encoding, with the bare
+   model, exactly the texts the ingest embedded (each stored chunk with its document's title,
+   ``contextual_text``); re-ingesting the unchanged corpus.
 4. Warm ``rag.retrieve`` p50 against the floor (one query embedding + one Chroma query of the
    same k); ``import rag`` time in a fresh interpreter.
 
@@ -120,11 +121,15 @@ class CachedQueries:
 
 
 def stored_chunks(store) -> list[tuple[str, int, str]]:
-    """(source, chunk_index, text) of every chunk in the store, in document order."""
+    """(source, chunk_index, embedded text) of every chunk in the store, in document order: the
+    text the ingest embedded, i.e. the chunk with its document's title (``contextual_text``)."""
+    from vectorstore.store import contextual_text
+
     out, offset = [], 0
     while True:
         res = store.collection.get(include=["documents", "metadatas"], limit=2000, offset=offset)
-        out.extend((m["source"], m["chunk_index"], d) for m, d in zip(res["metadatas"], res["documents"]))
+        out.extend((m["source"], m["chunk_index"], contextual_text(d, m))
+                   for m, d in zip(res["metadatas"], res["documents"]))
         if len(res["ids"]) < 2000:
             break
         offset += 2000
@@ -334,8 +339,8 @@ def main() -> None:
     embedder.identity
     print(f"model loaded in {time.perf_counter() - started:.1f} s: {embedder.model_name}, "
           f"query prompt {embedder.query_prompt!r}, passage prompt {embedder.document_prompt!r}, "
-          f"{embedder.identity.max_tokens} max tokens, torch threads "
-          f"{__import__('torch').get_num_threads()}")
+          f"{embedder.identity.max_tokens} max tokens, {embedder.backend} backend, "
+          f"{embedder.threads} threads")
     tmp = Path(tempfile.mkdtemp(prefix="core_bench_"))
     if args.only_chunking:
         try:
