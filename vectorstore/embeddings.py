@@ -187,7 +187,7 @@ class SentenceTransformerEmbedder(Embeddings):
         return OnnxEncoder(folder, self.threads, max_tokens=self._max_tokens)
 
     def _export_folder(self) -> Path:
-        weights = self._base_identity().weights_sha256
+        weights = self.identity.weights_sha256
         kind = "int8" if self.quantize else "fp32"
         return (self.cache_dir or default_cache_dir()) / "onnx" / f"{weights[:24]}-{kind}"
 
