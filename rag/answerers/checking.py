@@ -7,9 +7,9 @@ writes is trusted as is:
 2. the answer is split into sentences; markers opening a sentence belong to the one before, and
    list numbers ("2.") are no sentences;
 3. each sentence is checked against the passages it cites, window by window (one sentence of the
-   passage, or two adjacent ones; never a sentence giving instructions): it is supported by a window when most of its content terms are
-   there (lexical coverage), or when the two mean the same (embedding cosine) and share some
-   terms. A sentence whose cited passages do not support it, but another passage does, is re-cited
+   passage, or two adjacent ones; never a sentence giving instructions): it is supported by a
+   window when most of its content terms are there (lexical coverage), or when the two mean the
+   same (embedding cosine) and share some terms. A sentence whose cited passages do not support it, but another passage does, is re-cited
    to that passage; one citing nothing is cited to the passage that supports it, if any;
 4. each citation's ``start``/``end``/``quote`` is the supporting window, exact source text;
 5. sentences nothing supports are kept in the text without markers and listed in

@@ -108,9 +108,10 @@ class LLMAnswerer:
         self.context_tokens = context_tokens
         self.max_answer_tokens = max_answer_tokens
 
-    def prompt(self, question: str, passages: list[Passage]) -> tuple[list[tuple[str, str]], list[Passage]]:
+    def prompt(
+        self, question: str, passages: list[Passage], language: str
+    ) -> tuple[list[tuple[str, str]], list[Passage]]:
         """The messages sent, and the passages they number (those that fit)."""
-        language = detect_language(question)
         budget = self.context_tokens - self.max_answer_tokens
         kept = fit_passages(question, passages, language, self.count_tokens, budget)
         return build_messages(question, kept, language), kept
@@ -118,7 +119,7 @@ class LLMAnswerer:
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
         """The model's tokens as they come, then the checked ``Answer``."""
         language = detect_language(question)
-        messages, kept = self.prompt(question, passages)
+        messages, kept = self.prompt(question, passages, language)
         if not kept:
             yield from _abstain(question, language)
             return
