@@ -32,6 +32,12 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 def detect_language(text: str) -> Language:
     """Return 'fr' or 'en' for `text`, judged on its first few thousand characters."""
+    return guess_language(text) or "en"
+
+
+def guess_language(text: str) -> Language | None:
+    """'fr' or 'en' when the stop words of `text` (its first few thousand characters) say so;
+    None when they don't: no telling word (e.g. "Skynet ?") or as many of each."""
     words = (w.lower() for w in _WORD.findall(text[:SAMPLE_CHARS]))
     french = english = 0
     for word in words:
@@ -39,4 +45,6 @@ def detect_language(text: str) -> Language:
             french += 1
         elif word in _ENGLISH:
             english += 1
+    if french == english:
+        return None
     return "fr" if french > english else "en"

@@ -1,5 +1,7 @@
-"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused by reciprocal rank, with the
-same source and date filters applied to both sides. Usable as a LangChain ``BaseRetriever``."""
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused (by normalised scores, or
+by reciprocal rank), with the same source and date filters applied to both sides. The keyword
+side analyses the question with its own language's rules when its words tell which. Usable as a
+LangChain ``BaseRetriever``."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class Filters:
 
 def hybrid_search(store, embedder, question: str, *, k: int, candidates: int, fusion: str,
                   fusion_k: int, weights: tuple[float, float], filters: Filters) -> list[Passage]:
+    from ingest.language import guess_language
     from vectorstore.fusion import convex_combination, reciprocal_rank_fusion
     from vectorstore.store import chroma_where
 
@@ -42,15 +45,16 @@ def hybrid_search(store, embedder, question: str, *, k: int, candidates: int, fu
     n = max(candidates, k)
     dense = store.dense_search(embedder.embed_query(question), n, where) if weights[0] else []
     keyword = store.keyword.search(
-        question, n, sources=filters.sources or None, date_from=filters.date_from, date_to=filters.date_to
+        question, n, sources=filters.sources or None, date_from=filters.date_from,
+        date_to=filters.date_to, language=guess_language(question),
     ) if weights[1] else []
     if fusion == "rrf":
         fused = reciprocal_rank_fusion(
             [[h.id for h in dense], [i for i, _ in keyword]], k=fusion_k, weights=list(weights)
         )[:k]
     else:
-        fused = convex_combination(
-            [[(h.id, h.score) for h in dense], keyword], weights=list(weights)
+        fused = convex_combination(  # cosines have no natural zero, BM25 scores do
+            [[(h.id, h.score) for h in dense], keyword], weights=list(weights), floors=[None, 0.0]
         )[:k]
     hits = {h.id: h for h in dense}
     hits.update(store.get([i for i, _ in fused if i not in hits]))

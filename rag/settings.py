@@ -78,8 +78,9 @@ class Settings(BaseSettings):
     )
     fusion: Literal["convex", "rrf"] = Field(
         "convex",
-        description="How the dense and keyword rankings are merged: 'convex' (min-max normalised "
-        "scores, weighted sum) or 'rrf' (reciprocal rank fusion).",
+        description="How the dense and keyword rankings are merged: 'convex' (weighted sum of "
+        "normalised scores: cosines min-max over the candidates, BM25 scores divided by the best "
+        "one) or 'rrf' (reciprocal rank fusion).",
     )
     fusion_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (fusion='rrf').")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")

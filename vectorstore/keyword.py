@@ -359,10 +359,13 @@ class KeywordIndex:
         sources: list[str] | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        language: str | None = None,
     ) -> list[tuple[str, float]]:
         """Top `k` (id, BM25 score), best first.
 
-        The query is analyzed with both French and English rules (union of terms); each
+        The query is analyzed with `language`'s rules when it is known, else with both French
+        and English rules (union of terms: the other language's stems and stop words are noise
+        when the language is known, e.g. French 'de', 'la' kept by English rules); each
         chunk was analyzed with its own language's rules. `sources` restricts to those
         sources. A date filter keeps chunks whose date period overlaps [date_from, date_to]
         (compared on the common prefix: a chunk dated '2021' passes date_from='2021-06');
@@ -370,7 +373,8 @@ class KeywordIndex:
         """
         date_from = _check_date(date_from, "date_from")
         date_to = _check_date(date_to, "date_to")
-        terms = sorted(set(analyze(query, "fr")) | set(analyze(query, "en")))
+        languages = [language] if language else ["fr", "en"]
+        terms = sorted({term for lang in languages for term in analyze(query, lang)})
         if k <= 0 or not terms or sources == []:
             return []
         with self._transaction("BEGIN") as conn:

@@ -100,6 +100,20 @@ def test_convex_combination_normalises_each_list_and_weights_them():
     assert ranked == ["c", "a", "d", "b"]  # c: 0 + 2, a: 1 + 0, d: 0.8, b: 0.5
 
 
+def test_convex_combination_floor_keeps_weak_scores_weak():
+    from vectorstore.fusion import convex_combination
+
+    dense = [("a", 0.90), ("b", 0.80), ("c", 0.70)]
+    keyword = [("c", 12.0), ("d", 6.0), ("a", 2.0)]
+    # BM25's 0 means no match: scores are divided by the best, not stretched from the worst
+    fused = dict(convex_combination([dense, keyword], floors=[None, 0.0]))
+    assert fused == pytest.approx({"a": 1.0 + 2 / 12, "b": 0.5, "c": 0.0 + 1.0, "d": 0.5})
+    assert [i for i, _ in convex_combination([dense, keyword], floors=[None, 0.0])] == ["a", "c", "b", "d"]
+    assert dict(convex_combination([[("x", 3.0), ("y", 3.0)]], floors=[0.0])) == {"x": 1.0, "y": 1.0}
+    with pytest.raises(ValueError):
+        convex_combination([dense, keyword], floors=[0.0])
+
+
 def test_convex_combination_edge_cases():
     from vectorstore.fusion import convex_combination
 

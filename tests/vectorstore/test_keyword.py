@@ -153,6 +153,12 @@ def test_query_uses_french_and_english_rules(index):
     assert found == {"en2", "fr1"}  # 'run' by English rules, 'negoci' by French rules
 
 
+def test_query_language_restricts_the_rules(index):
+    fill(index)
+    assert {i for i, _ in index.search("running négociations", 10, language="en")} == {"en2"}
+    assert {i for i, _ in index.search("running négociations", 10, language="fr")} == {"fr1"}
+
+
 def test_empty_queries_and_k(index):
     fill(index)
     assert index.search("le la les the of", 5) == []
