@@ -77,6 +77,7 @@ class RAG:
             overlap_tokens=self.settings.chunk_overlap_tokens,
             include_hidden=self.settings.include_hidden,
             max_file_bytes=int(self.settings.max_file_mb * 2**20),
+            max_pdf_pages=self.settings.max_pdf_pages or None,
         )
 
     @contextmanager

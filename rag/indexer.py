@@ -48,13 +48,15 @@ class _Pending:
 
 class Indexer:
     def __init__(self, store, embedder, *, chunk_tokens: int, overlap_tokens: int,
-                 include_hidden: bool = False, max_file_bytes: int | None = None):
+                 include_hidden: bool = False, max_file_bytes: int | None = None,
+                 max_pdf_pages: int | None = None):
         self.store = store
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
         self.include_hidden = include_hidden
         self.max_file_bytes = max_file_bytes
+        self.max_pdf_pages = max_pdf_pages
 
     def ingest(self, paths: Iterable[str | Path], *, prune: bool = False,
                progress: Progress | None = None, include: Iterable[str] = (),
@@ -91,7 +93,7 @@ class Indexer:
         pending: list[_Pending] = []
         for done, (source, new) in enumerate(todo, 1):
             try:
-                doc = load(source)
+                doc = load(source, max_pages=self.max_pdf_pages)
                 hard_max = self._hard_max(doc.title)
                 # a model with a smaller window than chunk_tokens: chunks fill the window, and
                 # the overlap shrinks in proportion

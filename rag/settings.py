@@ -125,6 +125,14 @@ class Settings(BaseSettings):
         description="Files larger than this many MB are refused (reported as too large) without "
         "being read.",
     )
+    max_pdf_pages: int | None = Field(
+        2000, ge=0,
+        description="PDFs with more pages than this are refused (reported as too many pages) "
+        "once their pages are counted, before any text is extracted; 0 or None: no limit. 2000 "
+        "is twice a long book, so real books and manuals pass, while a merged archive or "
+        "generated export of tens of thousands of pages, whose extraction and embedding would "
+        "tie up the CPU for a long time, costs only the count.",
+    )
 
     @field_validator("chunk_overlap_tokens")
     @classmethod

@@ -1,7 +1,9 @@
 """Loader registry: one function per file type, chosen by the file's suffix.
 
 A loader is a function `(path: Path) -> LoadedDocument` registered with `@register((".ext",))`.
-It must raise `LoadError` (never another exception) for files it cannot turn into text.
+It must raise `LoadError` (never another exception) for files it cannot turn into text. A loader
+registered with `paged=True` also takes a keyword-only `max_pages: int | None` and refuses files
+with more pages before extracting them; `load` forwards its own `max_pages` to it only.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable
 Loader = Callable[[Path], "LoadedDocument"]
 
 _LOADERS: dict[str, Loader] = {}
+_PAGED: set[Loader] = set()  # loaders that take `max_pages`
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,17 @@ class LoadError(Exception):
         return self.reason
 
 
-def register(suffixes: tuple[str, ...]) -> Callable[[Loader], Loader]:
-    """Decorator registering a loader for the given suffixes ('.txt', ...; case-insensitive)."""
+def register(suffixes: tuple[str, ...], *, paged: bool = False) -> Callable[[Loader], Loader]:
+    """Decorator registering a loader for the given suffixes ('.txt', ...; case-insensitive);
+    `paged`: the loader takes the keyword-only `max_pages` of `load`."""
 
     def decorator(loader: Loader) -> Loader:
         for suffix in suffixes:
             if not suffix.startswith("."):
                 raise ValueError(f"suffix must start with '.': {suffix!r}")
             _LOADERS[suffix.lower()] = loader
+        if paged:
+            _PAGED.add(loader)
         return loader
 
     return decorator
@@ -58,13 +64,16 @@ def supported_suffixes() -> frozenset[str]:
     return frozenset(_LOADERS)
 
 
-def load(path: str | Path) -> LoadedDocument:
-    """Load `path` with the loader registered for its suffix; raises LoadError."""
+def load(path: str | Path, *, max_pages: int | None = None) -> LoadedDocument:
+    """Load `path` with the loader registered for its suffix; raises LoadError. `max_pages`
+    (None: no limit) refuses paged documents (PDF) with more pages; other types ignore it."""
     resolved = Path(path).expanduser().resolve()
     suffix = resolved.suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
         raise LoadError(resolved, unsupported_reason(suffix))
+    if loader in _PAGED:
+        return loader(resolved, max_pages=max_pages)
     return loader(resolved)
 
 

@@ -2,7 +2,8 @@
 
 Offsets index the extracted text (`LoadedDocument.text`), not the PDF bytes; `pages` gives each
 page's span of it, so every chunk gets the (1-based) number of the page it starts on. Scanned
-PDFs (no text layer) and PDFs that need a password are refused; pypdf is imported on first use.
+PDFs (no text layer), PDFs that need a password and PDFs with more pages than `max_pages` (counted
+before any text is extracted) are refused; pypdf is imported on first use.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ NO_TEXT = "no extractable text; scanned PDF?"
 CORRUPT = "corrupt or truncated PDF"
 
 
-@register((".pdf",))
-def load_pdf(path: Path) -> LoadedDocument:
-    """Load a PDF's text layer; raises LoadError for unreadable, encrypted or text-less files."""
+@register((".pdf",), paged=True)
+def load_pdf(path: Path, *, max_pages: int | None = None) -> LoadedDocument:
+    """Load a PDF's text layer; raises LoadError for unreadable, encrypted or text-less files and
+    for files with more than `max_pages` pages (None: no limit)."""
     data = read_bytes(path)
     if not data.strip():
         raise LoadError(path, "empty file")
-    texts, title = _extract(path, data)
+    texts, title = _extract(path, data, max_pages)
     pages = []
     start = 0
     for number, page_text in enumerate(texts, 1):
@@ -46,8 +48,14 @@ def load_pdf(path: Path) -> LoadedDocument:
     )
 
 
-def _extract(path: Path, data: bytes) -> tuple[list[str], str | None]:
-    """(text of each page, metadata title); every pypdf failure becomes a LoadError."""
+def too_many_pages(count: int, limit: int) -> str:
+    """The reason given for a PDF over the page limit (the `max_pdf_pages` setting of rag)."""
+    return f"too many pages ({count:,} > {limit:,} page limit; raise max_pdf_pages)"
+
+
+def _extract(path: Path, data: bytes, max_pages: int | None) -> tuple[list[str], str | None]:
+    """(text of each page, metadata title); every pypdf failure becomes a LoadError, and so
+    does a page count over `max_pages`, checked before any page's text is extracted."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
 
@@ -57,9 +65,14 @@ def _extract(path: Path, data: bytes) -> tuple[list[str], str | None]:
         reader = PdfReader(BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise FileNotDecryptedError(ENCRYPTED)
-        texts = [page.extract_text() for page in reader.pages]
+        pages = reader.pages
+        if max_pages is not None and len(pages) > max_pages:
+            raise LoadError(path, too_many_pages(len(pages), max_pages))
+        texts = [page.extract_text() for page in pages]
         metadata = reader.metadata
         return texts, metadata.title if metadata else None
+    except LoadError:
+        raise
     except FileNotDecryptedError:
         raise LoadError(path, ENCRYPTED) from None
     except DependencyError as error:  # AES encryption needs the optional 'cryptography' package

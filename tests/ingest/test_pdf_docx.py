@@ -182,6 +182,30 @@ def test_pdf_over_a_pypdf_safety_limit(tmp_path):
     assert reason(write(tmp_path / "huge-array.pdf", data)).startswith("PDF over a safety limit: ")
 
 
+def test_pdf_over_the_page_limit_is_refused_before_any_text_is_extracted(tmp_path, monkeypatch):
+    from pypdf import PageObject
+
+    path = write(tmp_path / "three.pdf", pdf_bytes([[f"Page {n}."] for n in (1, 2, 3)]))
+    extracted = []  # a spy: pypdf still extracts each page's text, and the page is noted
+    extract_text = PageObject.extract_text
+    monkeypatch.setattr(PageObject, "extract_text",
+                        lambda page, **kw: extracted.append(page) or extract_text(page, **kw))
+    with pytest.raises(LoadError) as caught:
+        load(path, max_pages=2)
+    assert caught.value.reason == "too many pages (3 > 2 page limit; raise max_pdf_pages)"
+    assert extracted == []
+
+    assert [number for number, _, _ in load(path, max_pages=3).pages] == [1, 2, 3]
+    assert load(path).text.split() == ["Page", "1.", "Page", "2.", "Page", "3."]
+
+
+def test_page_limit_reason_counts_thousands(tmp_path):
+    path = write(tmp_path / "dump.pdf", pdf_bytes([None] * 2345))
+    with pytest.raises(LoadError) as caught:
+        load(path, max_pages=2000)
+    assert caught.value.reason == "too many pages (2,345 > 2,000 page limit; raise max_pdf_pages)"
+
+
 # -- DOCX --------------------------------------------------------------------------------------
 
 

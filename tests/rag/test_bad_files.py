@@ -109,6 +109,27 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_lost(make_rag, tmp_path
     assert "neuf heures" in rag_.retrieve("À quelle heure ouvre la bibliothèque ?", k=1)[0].text
 
 
+def test_a_pdf_over_the_page_limit_is_refused_and_the_others_are_ingested(make_rag, tmp_path):
+    from tests.ingest.test_pdf_docx import pdf_bytes
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    kept = docs / "kept.txt"
+    kept.write_text("Le marché ouvre le samedi matin.", encoding="utf-8")
+    long_pdf = docs / "long.pdf"
+    long_pdf.write_bytes(pdf_bytes([[f"Page {n} of the annual report."] for n in (1, 2, 3)]))
+    rag_ = make_rag(max_pdf_pages=2)
+    report = rag_.ingest([docs])
+    assert report.added == [str(kept)]
+    assert report.failed == [
+        (str(long_pdf), "too many pages (3 > 2 page limit; raise max_pdf_pages)")
+    ]
+    rag_.close()
+
+    report = make_rag(max_pdf_pages=0).ingest([docs])  # 0: no limit
+    assert report.added == [str(long_pdf)] and report.failed == []
+
+
 @pytest.fixture
 def cli(tmp_path, monkeypatch, real_embedder):
     """`main()` in-process, sharing the session's loaded model through the factory."""
