@@ -1,7 +1,7 @@
 """Ingestion: files on disk -> loaded documents -> chunks -> vectors -> the store.
 
 Only new and changed files are embedded. Chunks of many documents are embedded together in large
-batches (the model is the cost); each document is then written as one replacement. A bad file
+batches (the model is the cost) and written together (``ChunkStore.replace_documents``). A bad file
 is reported with its reason and skipped; the others are ingested."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ingest import chunk_document, file_hash, iter_files, load, plan_sync
 from ingest import supported_suffixes  # noqa: F401  re-exported by rag for the UI's upload check
 from ingest.chunking import MAX_WORD_CHARS
 from ingest.loaders import LoadError
-from vectorstore.store import contextual_text, date_number
+from vectorstore.store import DocumentChunks, contextual_text, date_number
 
 Progress = Callable[[int, int, str], None]
 """progress(done, total, what): called as files are processed."""
@@ -150,19 +150,20 @@ class Indexer:
         if not pending:
             return
         texts = [contextual_text(d.page_content, d.metadata) for p in pending for d in p.documents]
-        vectors = self.embedder.encode(texts)
-        offset = 0
+        vectors = self.embedder.encode(texts).tolist()
+        versions, offset = [], 0
         for p in pending:
             n = len(p.documents)
-            ids = [chunk_id(p.source, p.doc_hash, i) for i in range(n)]
-            metadatas = [_chunk_metadata(d.metadata, n) for d in p.documents]
-            self.store.replace_document(
-                p.source, p.doc_hash, ids, vectors[offset : offset + n].tolist(),
-                [d.page_content for d in p.documents], metadatas,
-            )
+            versions.append(DocumentChunks(
+                p.source, p.doc_hash, [chunk_id(p.source, p.doc_hash, i) for i in range(n)],
+                vectors[offset : offset + n], [d.page_content for d in p.documents],
+                [_chunk_metadata(d.metadata, n) for d in p.documents],
+            ))
             offset += n
+        self.store.replace_documents(versions)
+        for p in pending:
             (report.added if p.new else report.updated).append(p.source)
-            report.chunks += n
+            report.chunks += len(p.documents)
         pending.clear()
 
 

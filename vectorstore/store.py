@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 COLLECTION = "chunks"
 _PAGE = 2000
+_WRITE_BATCH = 1000  # chunks per upsert (Chroma's own limit is several thousand)
 _SYNC_BATCH = 100  # documents whose chunks are read from Chroma in one query when syncing
 
 RETRY_SECONDS = 30.0
@@ -91,6 +92,19 @@ class StoredDocument:
     date: str | None
     language: str | None
     chunks: int
+
+
+@dataclass(frozen=True)
+class DocumentChunks:
+    """One version of a document, ready to store: its chunks' ids, vectors, texts and metadata
+    (the chunk with ``chunk_index`` 0 first)."""
+
+    source: str
+    doc_hash: str
+    ids: list[str]
+    embeddings: list
+    texts: list[str]
+    metadatas: list[dict]
 
 
 @dataclass(frozen=True)
@@ -210,24 +224,38 @@ class ChunkStore:
         return self.collection.count()
 
     # -- writing ---------------------------------------------------------------------------
-    def replace_document(self, source: str, doc_hash: str, ids: list[str], embeddings, texts: list[str],
-                         metadatas: list[dict]) -> None:
-        """Store a document's chunks, then drop any other version of it. Chunk 0 goes last so a
-        crash mid-way leaves no record that this version is complete (see ``repair``)."""
-        order = list(range(1, len(ids))) + [0] if ids else []
-        for start in range(0, len(order), 500):
-            batch = order[start : start + 500]
-            self.collection.upsert(
-                ids=[ids[i] for i in batch],
-                embeddings=[embeddings[i] for i in batch],
-                documents=[texts[i] for i in batch],
-                metadatas=[metadatas[i] for i in batch],
+    def replace_documents(self, docs: list[DocumentChunks]) -> None:
+        """Store these documents' chunks, then drop every other version of them.
+
+        A version counts once its chunk 0 is stored (see ``documents`` and ``repair``): every
+        chunk 0 is written after all the other chunks, so a crash mid-way leaves nothing that
+        counts half-written. Many documents go in a few large calls: Chroma costs ~9 ms a call
+        on top of its cost per chunk, most of the writing time when documents are short."""
+        if not docs:
+            return
+        rest = [(d, i) for d in docs for i in range(1, len(d.ids))]
+        firsts = [(d, 0) for d in docs if d.ids]
+        for part in (rest, firsts):
+            for start in range(0, len(part), _WRITE_BATCH):
+                batch = part[start : start + _WRITE_BATCH]
+                self.collection.upsert(
+                    ids=[d.ids[i] for d, i in batch],
+                    embeddings=[d.embeddings[i] for d, i in batch],
+                    documents=[d.texts[i] for d, i in batch],
+                    metadatas=[d.metadatas[i] for d, i in batch],
+                )
+        current = {d.source: d.doc_hash for d in docs}
+        stale = [
+            i for i, meta, _ in self._scan(where={"source": {"$in": list(current)}})
+            if meta["doc_hash"] != current[meta["source"]]
+        ]
+        for start in range(0, len(stale), _PAGE):
+            self.collection.delete(ids=stale[start : start + _PAGE])
+        for d in docs:
+            self._keyword.replace_source(
+                d.source, d.ids, [contextual_text(t, m) for t, m in zip(d.texts, d.metadatas)],
+                d.metadatas, version=self._version(d.doc_hash),
             )
-        self.collection.delete(where={"$and": [{"source": source}, {"doc_hash": {"$ne": doc_hash}}]})
-        self._keyword.replace_source(
-            source, ids, [contextual_text(t, m) for t, m in zip(texts, metadatas)], metadatas,
-            version=self._version(doc_hash),
-        )
 
     def remove_document(self, source: str) -> None:
         self.collection.delete(where={"source": source})

@@ -91,6 +91,38 @@ def test_changed_file_is_replaced_whole(make_rag, article):
     assert rag.retrieve("Où reprendront les discussions ?", k=1)[0].text.endswith("10 janvier.")
 
 
+def test_files_changed_together_are_replaced_together(make_rag, tmp_path, article):
+    """One ingest writes many documents in the same calls: each must end up with exactly its new
+    version, one that grows and one that shrinks alike, and the unchanged one untouched."""
+    long_text = article.read_text(encoding="utf-8")
+    short_text = "date 2022-02 Brève\n\nLe conseil municipal se réunira jeudi à dix-huit heures.\n"
+    docs = tmp_path / "changing"
+    docs.mkdir()
+    grows, shrinks, stays = docs / "grows.txt", docs / "shrinks.txt", docs / "stays.txt"
+    grows.write_text(short_text, encoding="utf-8")
+    shrinks.write_text(long_text, encoding="utf-8")
+    stays.write_text("La bibliothèque ouvre à neuf heures.\n", encoding="utf-8")
+    rag = make_rag()
+    rag.ingest([docs])
+    stays_ids = {i for i in _store_ids(rag) if rag.store.get([i])[i].metadata["source"] == str(stays)}
+    grows.write_text(long_text, encoding="utf-8")
+    shrinks.write_text(short_text, encoding="utf-8")
+
+    report = rag.ingest([docs])
+    assert sorted(report.updated) == [str(grows), str(shrinks)] and report.unchanged == [str(stays)]
+    got = rag.store.collection.get(include=["documents", "metadatas"])
+    by_source: dict[str, list[dict]] = {}
+    for chunk, meta in zip(got["documents"], got["metadatas"]):
+        assert _file_text(meta["source"])[meta["start"] : meta["end"]] == chunk
+        by_source.setdefault(meta["source"], []).append(meta)
+    counts = {d.source: d.chunks for d in rag.sources()}
+    for source, metas in by_source.items():
+        assert len({m["doc_hash"] for m in metas}) == 1  # one version, no leftovers
+        assert sorted(m["chunk_index"] for m in metas) == list(range(counts[source]))
+    assert counts[str(grows)] > 1 and counts[str(shrinks)] == 1
+    assert stays_ids <= _store_ids(rag) == rag.store.keyword.ids()
+
+
 def test_prune_sync_and_remove(make_rag, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

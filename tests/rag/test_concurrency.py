@@ -60,13 +60,16 @@ def test_two_ingest_processes_take_turns(tmp_path, corpora, real_embedder):
         assert report.problems == [] and report.ok
 
 
-def test_questions_are_answered_while_an_ingest_writes(make_rag, corpora):
+def test_questions_are_answered_while_an_ingest_writes(make_rag, corpora, monkeypatch):
+    import rag.indexer
+
     first, second = corpora
     reader, writer = make_rag(), make_rag()
     reader.ingest([first])
     question = "Quand la ville a-t-elle été fondée ?"
     written, asked = threading.Event(), threading.Event()
-    replace = writer.store.replace_document
+    monkeypatch.setattr(rag.indexer, "EMBED_BATCH_CHUNKS", 1)  # one document per write
+    replace = writer.store.replace_documents
 
     def replace_then_pause(*args, **kwargs):
         replace(*args, **kwargs)
@@ -74,7 +77,7 @@ def test_questions_are_answered_while_an_ingest_writes(make_rag, corpora):
             written.set()
             asked.wait()
 
-    writer.store.replace_document = replace_then_pause
+    writer.store.replace_documents = replace_then_pause
     errors = []
 
     def ingest():
