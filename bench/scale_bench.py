@@ -123,6 +123,19 @@ def run_mode(label: str, steps: list[int], docs: list[Path], questions: list[str
     return rows
 
 
+def summary(label: str, rows: list[dict]) -> None:
+    first, last = rows[0], rows[-1]
+    print(f"  {label}: p50 at {last['chunks']} / p50 at {first['chunks']} = "
+          f"{last['p50_ms'] / first['p50_ms']:.2f} (target <= 2); ingest peak RSS {first['peak_mib']:.0f} -> "
+          f"{last['peak_mib']:.0f} MiB (target < 3072, flat)")
+
+
+def peak_mib(pid: int) -> float:
+    """A running process's peak resident memory (VmHWM), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="1000,10000,100000")
@@ -142,16 +155,14 @@ def main() -> None:
         print(f"# scale_bench: {per_file:.1f} chunks per file at {args.chunk_tokens} tokens; "
               f"{os.cpu_count()} CPUs")
         steps = [int(s) for s in args.steps.split(",")]
-        embedded = run_mode("embedded", steps, docs, questions, tmp, settings, per_file)
-        first, last = embedded[0], embedded[-1]
-        print(f"  embedded: p50 at {last['chunks']} / p50 at {first['chunks']} = "
-              f"{last['p50_ms'] / first['p50_ms']:.2f} (target <= 2); peak RSS {first['peak_mib']:.0f} -> "
-              f"{last['peak_mib']:.0f} MiB (target < 3072, flat)")
+        summary("embedded", run_mode("embedded", steps, docs, questions, tmp, settings, per_file))
         if args.server:
             proc, url = start_server(tmp / "server-db")
             try:
                 steps = [int(s) for s in args.server_steps.split(",")]
-                run_mode("server", steps, docs, questions, tmp, {**settings, "chroma_url": url}, per_file)
+                rows = run_mode("server", steps, docs, questions, tmp, {**settings, "chroma_url": url}, per_file)
+                summary("server", rows)
+                print(f"  server: the chroma run process's own peak RSS {peak_mib(proc.pid):.0f} MiB")
             finally:
                 proc.terminate()
                 proc.wait()
