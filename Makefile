@@ -53,4 +53,6 @@ bench: install llm
 	$(PY) -m bench.answer_bench
 	$(PY) -m bench.ui_bench
 	$(PY) -m bench.llm_bench
-	$(PY) -m bench.scale_bench --server
+	$(PY) -m bench.support_bench fit
+	$(PY) -m bench.support_bench report
+	$(PY) -m bench.scale_bench --server --server-steps 1000,10000,100000

@@ -8,8 +8,9 @@ writes is trusted as is:
    list numbers ("2.") are no sentences;
 3. each sentence is checked against the passages it cites, window by window (one sentence of the
    passage, or two adjacent ones; never a sentence giving instructions): it is supported by a
-   window when most of its content terms are there (lexical coverage), or when the two mean the
-   same (embedding cosine) and share some terms. A sentence whose cited passages do not support it, but another passage does, is re-cited
+   window that holds most of its content terms in the same order, or nearly all of them in an
+   order close to it (see the thresholds below).
+   A sentence whose cited passages do not support it, but another passage does, is re-cited
    to that passage; one citing nothing is cited to the passage that supports it, if any;
 4. each citation's ``start``/``end``/``quote`` is the supporting window, exact source text;
 5. sentences nothing supports are kept in the text without markers and listed in
@@ -46,12 +47,22 @@ INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 
-# Support thresholds. Coverage: share of the claim's content terms (stemmed, stop words out) in
-# the window. Cosine: of the claim and the window as passages (E5), which stays above ~0.8 even
-# for unrelated sentences of one topic, so it counts only with some shared terms.
-MIN_COVERAGE = 0.6
-MIN_COSINE = 0.88
-MIN_COVERAGE_WITH_COSINE = 0.3
+# Support: the claim's content terms (stemmed, stop words out) found in the window in the same
+# order, as a share of the claim's terms (longest common subsequence of the two term sequences):
+# at least MIN_ORDERED_COVERAGE; or nearly all of them (MIN_COVERAGE, any order) with at least
+# MIN_ORDERED_WITH_COVERAGE in order ("Elles dureront jusqu'au 9 janvier en Russie").
+# Calibrated on 76 sentences of Qwen2.5-Coder-0.5B answers to PIAF and SQuAD 2.0 dev questions,
+# labelled by hand (`python -m bench.support_bench fit`, labels in bench/data/): the rule before
+# (terms in any order >= 0.6, or embedding cosine >= 0.88 with >= 0.3) let 31 of the 33
+# unsupported sentences pass (precision 0.58, recall 1.00), mostly mash-ups of a passage's words
+# ("The Normans gave their name to Normandy in the 1000's"); this one: precision 0.80, recall
+# 0.93 (in order >= 0.8 alone: 0.81, 0.88). Cosine, at any threshold, passed more unsupported
+# sentences and no more supported ones. What still passes says something else with the
+# passage's words in its order ("Guy de Lusignan was Guy's rival"): only a model of entailment
+# would catch it.
+MIN_ORDERED_COVERAGE = 0.8
+MIN_COVERAGE = 0.9
+MIN_ORDERED_WITH_COVERAGE = 0.6
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,8 @@ class SupportChecker:
         texts = [passages[p].text[s:e] for p, (s, e) in windows]
         vectors = self.embedder.encode(texts + [c.text for c in claims])
         window_vecs, claim_vecs = vectors[: len(texts)], vectors[len(texts) :]
-        window_terms = [set(analyze(t, passages[p].language)) for t, (p, _) in zip(texts, windows)]
+        window_terms = [analyze(t, passages[p].language) for t, (p, _) in zip(texts, windows)]
+        window_sets = [set(t) for t in window_terms]
         owner = np.array([p for p, _ in windows])
 
         numbers: dict[tuple[int, int, int], int] = {}
@@ -122,13 +134,17 @@ class SupportChecker:
         pieces: list[str] = []
         unsupported: list[str] = []
         for claim, vec in zip(claims, claim_vecs):
-            terms = set(analyze(claim.text, language))
+            terms = analyze(claim.text, language)
             cosine = window_vecs @ vec
-            coverage = np.array([_coverage(terms, w) for w in window_terms])
-            ok = (coverage >= MIN_COVERAGE) | (
-                (cosine >= MIN_COSINE) & (coverage >= MIN_COVERAGE_WITH_COSINE)
+            coverage = np.array([_coverage(set(terms), w) for w in window_sets])
+            ordered = np.array([  # never above coverage: most windows need no sequence alignment
+                ordered_coverage(terms, w) if c >= MIN_ORDERED_WITH_COVERAGE else 0.0
+                for w, c in zip(window_terms, coverage)
+            ])
+            ok = (ordered >= MIN_ORDERED_COVERAGE) | (
+                (coverage >= MIN_COVERAGE) & (ordered >= MIN_ORDERED_WITH_COVERAGE)
             )
-            strength = coverage + cosine
+            strength = ordered + cosine
             chosen = _best_per_passage(ok, strength, owner, [n - 1 for n in claim.cited])
             if not chosen:
                 chosen = _best_per_passage(ok, strength, owner, range(len(passages)))[:1]
@@ -146,6 +162,20 @@ class SupportChecker:
                 marks.append(f"[{numbers[key]}]")
             pieces.append(_with_marks(claim.text, "".join(marks)))
         return Checked(" ".join(pieces), citations, tuple(unsupported))
+
+
+def ordered_coverage(claim: list[str], window: list[str]) -> float:
+    """Share of the ``claim`` terms found in ``window`` in the same order: the length of the
+    longest common subsequence of the two sequences over the claim's length (0 for no terms)."""
+    if not claim:
+        return 0.0
+    previous = [0] * (len(window) + 1)
+    for term in claim:
+        current = [0]
+        for j, other in enumerate(window):
+            current.append(previous[j] + 1 if term == other else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1] / len(claim)
 
 
 def _coverage(claim_terms: set[str], window_terms: set[str]) -> float:

@@ -1,0 +1,264 @@
+"""Calibrating the support check of LLM answers (``rag.answerers.checking``) on labelled claims.
+
+The check decides, for each sentence ("claim") of a generated answer, whether a window of the
+passages supports it. Its thresholds are fitted here, against claims read and labelled by hand:
+
+1. ``generate``: Qwen2.5-Coder-0.5B (fetched as in ``bench.llm_bench``) answers dev questions
+   (PIAF and SQuAD 2.0, odd-numbered lines of ``questions.jsonl``, seed-drawn); each raw answer
+   and the passages it was given go to ``bench/data/qwen_answers.jsonl`` (a passage as its file
+   and offsets: its text is read back from ``../shared/eval``). ~20 s an answer on 2 cores.
+2. ``claims``: every claim with the features of its best window, to label; the labels are
+   ``bench/data/support_labels.jsonl``, one line per claim: ``{"answer", "claim", "supported"}``,
+   supported meaning that the passages given state what the sentence says (a sentence that
+   only says the passages lack the answer counts as unsupported: it cites nothing).
+3. ``fit``: precision and recall of "supported" against the labels, for the thresholds in force
+   and for a grid of others.
+4. ``report``: the benchmark's figures (as ``bench.llm_bench`` prints them) recomputed from the
+   stored answers with the check in force: no model needed.
+
+Run from the repository root:  python -m bench.support_bench generate|claims|fit|report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunking import split_sentences
+from ingest.language import detect_language
+from rag.answerers import checking
+from rag.answerers.checking import SupportChecker, parse_claims
+from rag.answerers.llm import _is_abstention
+from rag.evaluate import contains_gold
+from rag.types import Passage
+from vectorstore.textproc import analyze
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+DATA = Path(__file__).resolve().parent / "data"
+ANSWERS = DATA / "qwen_answers.jsonl"
+LABELS = DATA / "support_labels.jsonl"
+SETS = {"piaf": "piaf-fr-dev", "squad": "squad2-en-dev"}
+
+
+def calibration_questions(name: str, n: int, seed: int = 1) -> list[dict]:
+    """``n`` questions drawn from the odd-numbered lines of the set (the even ones are left for
+    evaluation), in file order."""
+    with (EVAL / SETS[name] / "questions.jsonl").open(encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    odd = lines[1::2]
+    keep = sorted(random.Random(seed).sample(range(len(odd)), min(n, len(odd))))
+    return [odd[i] for i in keep]
+
+
+# -- 1. generate --------------------------------------------------------------------------
+def generate(args) -> None:
+    from bench.llm_bench import fetch_qwen
+    from rag import RAG
+    from rag.factory import make_answerer
+    from rag.settings import Settings
+    from vectorstore.embeddings import SentenceTransformerEmbedder
+
+    model = fetch_qwen(args.cache)
+    embedder = SentenceTransformerEmbedder()
+    answerer = make_answerer(Settings(llm="llamacpp", llm_model=str(model)), embedder)
+    done = {r["id"] for r in read_jsonl(ANSWERS)}
+    DATA.mkdir(exist_ok=True)
+    for name, n in (("piaf", args.piaf), ("squad", args.squad)):
+        folder = EVAL / SETS[name]
+        rag = RAG(data_dir=args.data / name, embedder=embedder)
+        rag.ingest([folder / "docs"])
+        questions = [q for q in calibration_questions(name, n) if q["id"] not in done]
+        for i, q in enumerate(questions, 1):
+            passages = rag.retrieve(q["question"])
+            language = detect_language(q["question"])
+            messages, kept = answerer.prompt(q["question"], passages, language)
+            t0 = time.perf_counter()
+            raw = str(answerer.chat_model.invoke(messages).content) if kept else ""
+            record = {
+                "id": q["id"], "set": name, "question": q["question"], "answers": q["answers"],
+                "impossible": q["impossible"], "language": language, "raw": raw,
+                "seconds": round(time.perf_counter() - t0, 2),
+                "passages": [_stored(p) for p in kept],
+            }
+            with ANSWERS.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            print(f"\r  {name}: {i}/{len(questions)}", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+        rag.close()
+
+
+def _stored(p: Passage) -> dict:
+    out = asdict(p)
+    out.pop("text")
+    out["source"] = Path(p.source).name
+    return out
+
+
+def load_answers() -> list[dict]:
+    """The stored answers, each passage's text read back from the eval docs by its offsets."""
+    texts: dict[str, str] = {}
+    records = read_jsonl(ANSWERS)
+    for r in records:
+        folder = EVAL / SETS[r["set"]] / "docs"
+        passages = []
+        for p in r["passages"]:
+            path = folder / p["source"]
+            text = texts.setdefault(str(path), path.read_text(encoding="utf-8"))
+            passages.append(Passage(**{**p, "source": str(path), "text": text[p["start"] : p["end"]]}))
+        r["passages"] = passages
+    return records
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# -- 2. claims and their features -----------------------------------------------------------
+def claim_features(records: list[dict], embedder) -> list[dict]:
+    """Each claim of each answer with, for every window of its answer's passages, the share of
+    its terms found there in any order (``coverage``), in the same order (``ordered``, what the
+    check uses) and the embedding cosine; and the best window (by ordered + cosine, as the check
+    ranks windows) to show."""
+    checker = SupportChecker(embedder)
+    rows = []
+    for r in records:
+        if _is_abstention(r["raw"]):  # never checked: the answer abstains as it is
+            continue
+        claims = parse_claims(r["raw"], len(r["passages"]))
+        windows = [(p, span) for p, passage in enumerate(r["passages"]) for span in checker.windows(passage)]
+        if not claims or not windows:
+            continue
+        texts = [r["passages"][p].text[s:e] for p, (s, e) in windows]
+        vectors = embedder.encode(texts + [c.text for c in claims])
+        window_vecs, claim_vecs = vectors[: len(texts)], vectors[len(texts) :]
+        window_terms = [analyze(t, r["passages"][p].language) for t, (p, _) in zip(texts, windows)]
+        for index, (claim, vec) in enumerate(zip(claims, claim_vecs)):
+            terms = analyze(claim.text, r["language"])
+            cosine = window_vecs @ vec
+            coverage = np.array([len(set(terms) & set(w)) / len(set(terms)) if terms else 0.0
+                                 for w in window_terms])
+            ordered = np.array([checking.ordered_coverage(terms, w) for w in window_terms])
+            best = int(np.argmax(ordered + cosine))
+            rows.append({
+                "answer": r["id"], "claim": index, "text": claim.text, "cited": list(claim.cited),
+                "window": texts[best], "passage": windows[best][0] + 1,
+                "ordered": float(ordered[best]), "coverage": float(coverage[best]),
+                "cosine": float(cosine[best]),
+                "question": r["question"], "gold": r["answers"], "impossible": r["impossible"],
+                "windows": {"coverage": coverage, "ordered": ordered, "cosine": cosine},
+            })
+    return rows
+
+
+def show_claims(args) -> None:
+    from vectorstore.embeddings import SentenceTransformerEmbedder
+
+    labels = {(lab["answer"], lab["claim"]): lab["supported"] for lab in read_jsonl(LABELS)}
+    for row in claim_features(load_answers(), SentenceTransformerEmbedder()):
+        if args.unlabelled and (row["answer"], row["claim"]) in labels:
+            continue
+        shown = {k: v for k, v in row.items() if k != "windows"}
+        print(json.dumps({**shown, "label": labels.get((row["answer"], row["claim"]))}, ensure_ascii=False))
+
+
+# -- 3. fit ---------------------------------------------------------------------------------
+RULES = {
+    "the check: ordered >= t, or coverage >= 0.9 and ordered >= 0.6":
+        lambda w, t: (w["ordered"] >= t) | ((w["coverage"] >= 0.9) & (w["ordered"] >= 0.6)),
+    "ordered >= t": lambda w, t: w["ordered"] >= t,
+    "coverage >= t (any order)": lambda w, t: w["coverage"] >= t,
+    "ordered >= t or cosine >= 0.97": lambda w, t: (w["ordered"] >= t) | (w["cosine"] >= 0.97),
+    "before: coverage >= t or (cosine >= 0.88 and coverage >= 0.3)":
+        lambda w, t: (w["coverage"] >= t) | ((w["cosine"] >= 0.88) & (w["coverage"] >= 0.3)),
+}
+
+
+def fit(args) -> None:
+    from vectorstore.embeddings import SentenceTransformerEmbedder
+
+    labels = {(lab["answer"], lab["claim"]): lab["supported"] for lab in read_jsonl(LABELS)}
+    rows = [r for r in claim_features(load_answers(), SentenceTransformerEmbedder())
+            if (r["answer"], r["claim"]) in labels]
+    truth = np.array([labels[(r["answer"], r["claim"])] for r in rows])
+    print(f"{len(rows)} labelled claims: {truth.sum()} supported, {len(truth) - truth.sum()} not; "
+          f"a claim is supported when some window of its answer's passages passes the rule")
+    print(f"in force: ordered coverage >= {checking.MIN_ORDERED_COVERAGE}, or coverage >= "
+          f"{checking.MIN_COVERAGE} and ordered >= {checking.MIN_ORDERED_WITH_COVERAGE}")
+    for name, rule in RULES.items():
+        print(f"  {name}")
+        for t in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0):
+            said = np.array([bool(np.any(rule(r["windows"], t))) for r in rows])
+            tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
+            fn = int((~said & truth).sum())
+            print(f"    t={t:<5} precision {tp / (tp + fp) if tp + fp else 1:.3f}  recall {tp / (tp + fn):.3f}"
+                  f"  (unsupported passed {fp}, supported refused {fn})")
+
+
+# -- 4. report ------------------------------------------------------------------------------
+def report(args) -> None:
+    from rag.answerers.llm import LLMAnswerer
+    from vectorstore.embeddings import SentenceTransformerEmbedder
+
+    answerer = LLMAnswerer(None, SentenceTransformerEmbedder(), count_tokens=len,
+                           context_tokens=0, max_answer_tokens=0)
+    for name in SETS:
+        records = [r for r in load_answers() if r["set"] == name]
+        if not records:
+            continue
+        s = {"gold": 0, "answered": 0, "cited": 0, "cited_gold": 0, "sentences": 0,
+             "unsupported": 0, "abst_imp": 0, "abst_ans": 0}
+        answerable = sum(not r["impossible"] for r in records)
+        impossible = len(records) - answerable
+        for r in records:
+            answer = answerer.finish(r["question"], r["raw"], r["passages"], r["language"])
+            if r["impossible"]:
+                s["abst_imp"] += answer.abstained
+                continue
+            if answer.abstained:
+                s["abst_ans"] += 1
+                continue
+            s["answered"] += 1
+            s["gold"] += contains_gold(answer.text, r["answers"])
+            s["cited"] += len(answer.citations)
+            s["cited_gold"] += sum(contains_gold(c.quote, r["answers"]) for c in answer.citations)
+            s["sentences"] += len(split_sentences(answer.text))
+            s["unsupported"] += len(answer.unsupported)
+
+        def rate(a, b):
+            return f"{a / b:.3f}" if b else "  -  "
+
+        abstentions = s["abst_imp"] + s["abst_ans"]
+        print(f"{SETS[name]}: {len(records)} stored answers ({answerable} answerable, {impossible} impossible)"
+              f"  contains {rate(s['gold'], answerable)}  cit.prec {rate(s['cited_gold'], s['cited'])}"
+              f"  unsupp. {rate(s['unsupported'], s['sentences'])}  abst.P {rate(s['abst_imp'], abstentions)}"
+              f"  abst.R {rate(s['abst_imp'], impossible)}  answered {rate(s['answered'], answerable)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="answer dev questions with Qwen and store the raw answers")
+    g.add_argument("--piaf", type=int, default=40)
+    g.add_argument("--squad", type=int, default=40)
+    g.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag-cite" / "bench")
+    g.add_argument("--data", type=Path, default=Path.home() / ".cache" / "rag-cite" / "support-bench")
+    c = sub.add_parser("claims", help="print the claims with their features (JSON lines)")
+    c.add_argument("--unlabelled", action="store_true", help="only claims without a label")
+    sub.add_parser("fit", help="precision/recall of the check against the labels")
+    sub.add_parser("report", help="the benchmark's figures from the stored answers")
+    args = parser.parse_args()
+    {"generate": generate, "claims": show_claims, "fit": fit, "report": report}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
