@@ -4,9 +4,11 @@ The check decides, for each sentence ("claim") of a generated answer, whether a 
 passages supports it. Its thresholds are fitted here, against claims read and labelled by hand:
 
 1. ``generate``: Qwen2.5-Coder-0.5B (fetched as in ``bench.llm_bench``) answers dev questions
-   (PIAF and SQuAD 2.0, odd-numbered lines of ``questions.jsonl``, seed-drawn); each raw answer
-   and the passages it was given go to ``bench/data/qwen_answers.jsonl`` (a passage as its file
-   and offsets: its text is read back from ``../shared/eval``). ~20 s an answer on 2 cores.
+   (PIAF and SQuAD 2.0, seed-drawn from the odd-numbered lines of ``questions.jsonl`` for
+   calibration, or with ``--split even`` from the even ones, held out); each raw answer and the
+   passages it was given go to ``bench/data/qwen_answers.jsonl`` (``qwen_answers_heldout.jsonl``)
+   (a passage as its file and offsets: its text is read back from ``../shared/eval``). ~10 s an
+   answer on 2 idle cores. Every other command takes ``--split`` too.
 2. ``claims``: every claim with the features of its best window, to label; the labels are
    ``bench/data/support_labels.jsonl``, one line per claim: ``{"answer", "claim", "supported"}``,
    supported meaning that the passages given state what the sentence says (a sentence that
@@ -42,19 +44,19 @@ from vectorstore.textproc import analyze
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 DATA = Path(__file__).resolve().parent / "data"
-ANSWERS = DATA / "qwen_answers.jsonl"
+ANSWERS = {"odd": DATA / "qwen_answers.jsonl", "even": DATA / "qwen_answers_heldout.jsonl"}
 LABELS = DATA / "support_labels.jsonl"
 SETS = {"piaf": "piaf-fr-dev", "squad": "squad2-en-dev"}
 
 
-def calibration_questions(name: str, n: int, seed: int = 1) -> list[dict]:
-    """``n`` questions drawn from the odd-numbered lines of the set (the even ones are left for
-    evaluation), in file order."""
+def calibration_questions(name: str, n: int, split: str = "odd", seed: int = 1) -> list[dict]:
+    """``n`` questions drawn from the odd-numbered lines of the set (calibration) or the even
+    ones (held out), in file order."""
     with (EVAL / SETS[name] / "questions.jsonl").open(encoding="utf-8") as f:
         lines = [json.loads(line) for line in f if line.strip()]
-    odd = lines[1::2]
-    keep = sorted(random.Random(seed).sample(range(len(odd)), min(n, len(odd))))
-    return [odd[i] for i in keep]
+    part = lines[1::2] if split == "odd" else lines[0::2]
+    keep = sorted(random.Random(seed).sample(range(len(part)), min(n, len(part))))
+    return [part[i] for i in keep]
 
 
 # -- 1. generate --------------------------------------------------------------------------
@@ -68,13 +70,14 @@ def generate(args) -> None:
     model = fetch_qwen(args.cache)
     embedder = SentenceTransformerEmbedder()
     answerer = make_answerer(Settings(llm="llamacpp", llm_model=str(model)), embedder)
-    done = {r["id"] for r in read_jsonl(ANSWERS)}
+    target = ANSWERS[args.split]
+    done = {r["id"] for r in read_jsonl(target)}
     DATA.mkdir(exist_ok=True)
     for name, n in (("piaf", args.piaf), ("squad", args.squad)):
         folder = EVAL / SETS[name]
         rag = RAG(data_dir=args.data / name, embedder=embedder)
         rag.ingest([folder / "docs"])
-        questions = [q for q in calibration_questions(name, n) if q["id"] not in done]
+        questions = [q for q in calibration_questions(name, n, args.split) if q["id"] not in done]
         for i, q in enumerate(questions, 1):
             passages = rag.retrieve(q["question"])
             language = detect_language(q["question"])
@@ -87,7 +90,7 @@ def generate(args) -> None:
                 "seconds": round(time.perf_counter() - t0, 2),
                 "passages": [_stored(p) for p in kept],
             }
-            with ANSWERS.open("a", encoding="utf-8") as out:
+            with target.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             print(f"\r  {name}: {i}/{len(questions)}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
@@ -101,10 +104,10 @@ def _stored(p: Passage) -> dict:
     return out
 
 
-def load_answers() -> list[dict]:
+def load_answers(split: str = "odd") -> list[dict]:
     """The stored answers, each passage's text read back from the eval docs by its offsets."""
     texts: dict[str, str] = {}
-    records = read_jsonl(ANSWERS)
+    records = read_jsonl(ANSWERS[split])
     for r in records:
         folder = EVAL / SETS[r["set"]] / "docs"
         passages = []
@@ -164,7 +167,7 @@ def show_claims(args) -> None:
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
     labels = {(lab["answer"], lab["claim"]): lab["supported"] for lab in read_jsonl(LABELS)}
-    for row in claim_features(load_answers(), SentenceTransformerEmbedder()):
+    for row in claim_features(load_answers(args.split), SentenceTransformerEmbedder()):
         if args.unlabelled and (row["answer"], row["claim"]) in labels:
             continue
         shown = {k: v for k, v in row.items() if k != "windows"}
@@ -187,8 +190,11 @@ def fit(args) -> None:
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
     labels = {(lab["answer"], lab["claim"]): lab["supported"] for lab in read_jsonl(LABELS)}
-    rows = [r for r in claim_features(load_answers(), SentenceTransformerEmbedder())
-            if (r["answer"], r["claim"]) in labels]
+    rows, seen = [], set()
+    for r in claim_features(load_answers(args.split), SentenceTransformerEmbedder()):
+        if (r["answer"], r["claim"]) in labels and (r["answer"], r["text"]) not in seen:
+            seen.add((r["answer"], r["text"]))  # a sentence a looping model repeats counts once
+            rows.append(r)
     truth = np.array([labels[(r["answer"], r["claim"])] for r in rows])
     print(f"{len(rows)} labelled claims: {truth.sum()} supported, {len(truth) - truth.sum()} not; "
           f"a claim is supported when some window of its answer's passages passes the rule")
@@ -212,7 +218,7 @@ def report(args) -> None:
     answerer = LLMAnswerer(None, SentenceTransformerEmbedder(), count_tokens=len,
                            context_tokens=0, max_answer_tokens=0)
     for name in SETS:
-        records = [r for r in load_answers() if r["set"] == name]
+        records = [r for r in load_answers(args.split) if r["set"] == name]
         if not records:
             continue
         s = {"gold": 0, "answered": 0, "cited": 0, "cited_gold": 0, "sentences": 0,
@@ -254,8 +260,11 @@ def main() -> None:
     g.add_argument("--data", type=Path, default=Path.home() / ".cache" / "rag-cite" / "support-bench")
     c = sub.add_parser("claims", help="print the claims with their features (JSON lines)")
     c.add_argument("--unlabelled", action="store_true", help="only claims without a label")
-    sub.add_parser("fit", help="precision/recall of the check against the labels")
-    sub.add_parser("report", help="the benchmark's figures from the stored answers")
+    f = sub.add_parser("fit", help="precision/recall of the check against the labels")
+    r = sub.add_parser("report", help="the benchmark's figures from the stored answers")
+    for command in (g, c, f, r):
+        command.add_argument("--split", choices=["odd", "even"], default="odd",
+                             help="odd lines: the calibration answers; even: the held-out ones")
     args = parser.parse_args()
     {"generate": generate, "claims": show_claims, "fit": fit, "report": report}[args.command](args)
 
