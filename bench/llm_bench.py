@@ -66,12 +66,42 @@ def fetch_qwen(cache: Path) -> Path:
     return target
 
 
+def new_stats() -> dict:
+    return {"gold": 0, "answered": 0, "cited": 0, "cited_gold": 0, "sentences": 0,
+            "unsupported": 0, "abst_imp": 0, "abst_ans": 0, "seconds": []}
+
+
+def tally(s: dict, question: dict, answer) -> None:
+    """Count one answer to ``question`` into the stats ``s``."""
+    if question.get("impossible"):
+        s["abst_imp"] += answer.abstained
+        return
+    if answer.abstained:
+        s["abst_ans"] += 1
+        return
+    s["answered"] += 1
+    s["gold"] += contains_gold(answer.text, question["answers"])
+    s["cited"] += len(answer.citations)
+    s["cited_gold"] += sum(contains_gold(c.quote, question["answers"]) for c in answer.citations)
+    s["sentences"] += len(split_sentences(answer.text))
+    s["unsupported"] += len(answer.unsupported)
+
+
+def rates(s: dict, answerable: int, impossible: int) -> list[str]:
+    """contains, cit.prec, unsupp., abst.P, abst.R, answered ("-" where nothing is counted)."""
+    def rate(a, b):
+        return f"{a / b:.3f}" if b else "  -  "
+
+    abstentions = s["abst_imp"] + s["abst_ans"]
+    return [rate(s["gold"], answerable), rate(s["cited_gold"], s["cited"]),
+            rate(s["unsupported"], s["sentences"]), rate(s["abst_imp"], abstentions),
+            rate(s["abst_imp"], impossible), rate(s["answered"], answerable)]
+
+
 def run_set(name: str, folder: Path, questions: list[dict], answerers: dict, data: Path, embedder):
     rag = RAG(data_dir=data / name, embedder=embedder)
     rag.ingest([folder / "docs"])
-    stats = {label: {"gold": 0, "answered": 0, "cited": 0, "cited_gold": 0, "sentences": 0,
-                     "unsupported": 0, "abst_imp": 0, "abst_ans": 0, "seconds": []}
-             for label in answerers}
+    stats = {label: new_stats() for label in answerers}
     answerable = sum(not q.get("impossible") for q in questions)
     impossible = len(questions) - answerable
     for n, q in enumerate(questions, 1):
@@ -79,36 +109,18 @@ def run_set(name: str, folder: Path, questions: list[dict], answerers: dict, dat
         for label, answerer in answerers.items():
             t0 = time.perf_counter()
             answer = answerer.answer(q["question"], passages)
-            s = stats[label]
-            s["seconds"].append(time.perf_counter() - t0)
-            if q.get("impossible"):
-                s["abst_imp"] += answer.abstained
-                continue
-            if answer.abstained:
-                s["abst_ans"] += 1
-                continue
-            s["answered"] += 1
-            s["gold"] += contains_gold(answer.text, q["answers"])
-            s["cited"] += len(answer.citations)
-            s["cited_gold"] += sum(contains_gold(c.quote, q["answers"]) for c in answer.citations)
-            s["sentences"] += len(split_sentences(answer.text))
-            s["unsupported"] += len(answer.unsupported)
+            stats[label]["seconds"].append(time.perf_counter() - t0)
+            tally(stats[label], q, answer)
         print(f"\r  {name}: {n}/{len(questions)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     rag.close()
-
-    def rate(a, b):
-        return f"{a / b:.3f}" if b else "  -  "
 
     print(f"\n## {name}: {len(questions)} questions ({answerable} answerable, {impossible} impossible)")
     print(f"  {'answerer':<34} {'contains':>8} {'cit.prec':>8} {'unsupp.':>8} {'abst.P':>7} "
           f"{'abst.R':>7} {'answered':>8} {'s/answer':>8}")
     for label, s in stats.items():
-        abstentions = s["abst_imp"] + s["abst_ans"]
-        print(f"  {label:<34} {rate(s['gold'], answerable):>8} {rate(s['cited_gold'], s['cited']):>8} "
-              f"{rate(s['unsupported'], s['sentences']):>8} {rate(s['abst_imp'], abstentions):>7} "
-              f"{rate(s['abst_imp'], impossible):>7} {rate(s['answered'], answerable):>8} "
-              f"{statistics.median(s['seconds']):8.2f}")
+        columns = "".join(f"{v:>{w}}" for v, w in zip(rates(s, answerable, impossible), (9, 9, 9, 8, 8, 9)))
+        print(f"  {label:<34}{columns} {statistics.median(s['seconds']):8.2f}")
 
 
 def main() -> None:

@@ -33,12 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.chunking import split_sentences
 from ingest.language import detect_language
 from rag.answerers import checking
 from rag.answerers.checking import SupportChecker, parse_claims
 from rag.answerers.llm import _is_abstention
-from rag.evaluate import contains_gold
 from rag.types import Passage
 from vectorstore.textproc import analyze
 
@@ -212,42 +210,24 @@ def fit(args) -> None:
 
 # -- 4. report ------------------------------------------------------------------------------
 def report(args) -> None:
+    from bench.llm_bench import new_stats, rates, tally
     from rag.answerers.llm import LLMAnswerer
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
     answerer = LLMAnswerer(None, SentenceTransformerEmbedder(), count_tokens=len,
                            context_tokens=0, max_answer_tokens=0)
-    for name in SETS:
+    for name, folder in SETS.items():
         records = [r for r in load_answers(args.split) if r["set"] == name]
         if not records:
             continue
-        s = {"gold": 0, "answered": 0, "cited": 0, "cited_gold": 0, "sentences": 0,
-             "unsupported": 0, "abst_imp": 0, "abst_ans": 0}
+        s = new_stats()
         answerable = sum(not r["impossible"] for r in records)
         impossible = len(records) - answerable
         for r in records:
-            answer = answerer.finish(r["question"], r["raw"], r["passages"], r["language"])
-            if r["impossible"]:
-                s["abst_imp"] += answer.abstained
-                continue
-            if answer.abstained:
-                s["abst_ans"] += 1
-                continue
-            s["answered"] += 1
-            s["gold"] += contains_gold(answer.text, r["answers"])
-            s["cited"] += len(answer.citations)
-            s["cited_gold"] += sum(contains_gold(c.quote, r["answers"]) for c in answer.citations)
-            s["sentences"] += len(split_sentences(answer.text))
-            s["unsupported"] += len(answer.unsupported)
-
-        def rate(a, b):
-            return f"{a / b:.3f}" if b else "  -  "
-
-        abstentions = s["abst_imp"] + s["abst_ans"]
-        print(f"{SETS[name]}: {len(records)} stored answers ({answerable} answerable, {impossible} impossible)"
-              f"  contains {rate(s['gold'], answerable)}  cit.prec {rate(s['cited_gold'], s['cited'])}"
-              f"  unsupp. {rate(s['unsupported'], s['sentences'])}  abst.P {rate(s['abst_imp'], abstentions)}"
-              f"  abst.R {rate(s['abst_imp'], impossible)}  answered {rate(s['answered'], answerable)}")
+            tally(s, r, answerer.finish(r["question"], r["raw"], r["passages"], r["language"]))
+        names = ("contains", "cit.prec", "unsupp.", "abst.P", "abst.R", "answered")
+        print(f"{folder}: {len(records)} stored answers ({answerable} answerable, {impossible} impossible)  "
+              + "  ".join(f"{n} {v}" for n, v in zip(names, rates(s, answerable, impossible))))
 
 
 def main() -> None:
