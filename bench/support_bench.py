@@ -146,9 +146,7 @@ def claim_features(records: list[dict], embedder) -> list[dict]:
         for index, (claim, vec) in enumerate(zip(claims, claim_vecs)):
             terms = analyze(claim.text, r["language"])
             cosine = window_vecs @ vec
-            coverage = np.array([len(set(terms) & set(w)) / len(set(terms)) if terms else 0.0
-                                 for w in window_terms])
-            ordered = np.array([checking.ordered_coverage(terms, w) for w in window_terms])
+            coverage, ordered = checking.support_scores(terms, window_terms)
             best = int(np.argmax(ordered + cosine))
             rows.append({
                 "answer": r["id"], "claim": index, "text": claim.text, "cited": list(claim.cited),

@@ -128,7 +128,6 @@ class SupportChecker:
         vectors = self.embedder.encode(texts + [c.text for c in claims])
         window_vecs, claim_vecs = vectors[: len(texts)], vectors[len(texts) :]
         window_terms = [analyze(t, passages[p].language) for t, (p, _) in zip(texts, windows)]
-        window_sets = [set(t) for t in window_terms]
         owner = np.array([p for p, _ in windows])
 
         numbers: dict[tuple[int, int, int], int] = {}
@@ -138,11 +137,7 @@ class SupportChecker:
         for claim, vec in zip(claims, claim_vecs):
             terms = analyze(claim.text, language)
             cosine = window_vecs @ vec
-            coverage = np.array([_coverage(set(terms), w) for w in window_sets])
-            ordered = np.array([  # never above coverage: most windows need no sequence alignment
-                ordered_coverage(terms, w) if c >= MIN_ORDERED_WITH_COVERAGE else 0.0
-                for w, c in zip(window_terms, coverage)
-            ])
+            coverage, ordered = support_scores(terms, window_terms, floor=MIN_ORDERED_WITH_COVERAGE)
             ok = (ordered >= MIN_ORDERED_COVERAGE) | (
                 (coverage >= MIN_COVERAGE) & (ordered >= MIN_ORDERED_WITH_COVERAGE)
             )
@@ -166,6 +161,18 @@ class SupportChecker:
         return Checked(" ".join(pieces), citations, tuple(unsupported))
 
 
+def support_scores(claim: list[str], windows: list[list[str]], *, floor: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """For each window (a term sequence), the share of the ``claim``'s terms it holds in any order
+    (coverage) and in the same order (``ordered_coverage``). The second is never above the first,
+    so it is computed only where coverage reaches ``floor`` (0 elsewhere): most windows need no
+    sequence alignment."""
+    claim_set = set(claim)
+    coverage = np.array([len(claim_set & set(w)) / len(claim_set) if claim_set else 0.0 for w in windows])
+    ordered = np.array([ordered_coverage(claim, w) if c >= floor else 0.0 for w, c in zip(windows, coverage)])
+    return coverage, ordered
+
+
 def ordered_coverage(claim: list[str], window: list[str]) -> float:
     """Share of the ``claim`` terms found in ``window`` in the same order: the length of the
     longest common subsequence of the two sequences over the claim's length (0 for no terms)."""
@@ -178,12 +185,6 @@ def ordered_coverage(claim: list[str], window: list[str]) -> float:
             current.append(previous[j] + 1 if term == other else max(previous[j + 1], current[j]))
         previous = current
     return previous[-1] / len(claim)
-
-
-def _coverage(claim_terms: set[str], window_terms: set[str]) -> float:
-    if not claim_terms:
-        return 0.0
-    return len(claim_terms & window_terms) / len(claim_terms)
 
 
 def _best_per_passage(ok: np.ndarray, strength: np.ndarray, owner: np.ndarray, allowed) -> list[int]:
