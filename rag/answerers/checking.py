@@ -163,14 +163,19 @@ class SupportChecker:
 
 def support_scores(claim: list[str], windows: list[list[str]], *, floor: float = 0.0
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """For each window (a term sequence), the share of the ``claim``'s terms it holds in any order
-    (coverage) and in the same order (``ordered_coverage``). The second is never above the first,
-    so it is computed only where coverage reaches ``floor`` (0 elsewhere): most windows need no
-    sequence alignment."""
+    """For each window (a term sequence), the share of the ``claim``'s distinct terms it holds in
+    any order (coverage) and the share of its terms it holds in the same order
+    (``ordered_coverage``). The second is never above the share of the claim's terms, counted
+    with repeats, that the window holds: it is computed only where that share reaches ``floor``
+    (0 elsewhere), so most windows need no sequence alignment."""
     claim_set = set(claim)
-    coverage = np.array([len(claim_set & set(w)) / len(claim_set) if claim_set else 0.0 for w in windows])
-    ordered = np.array([ordered_coverage(claim, w) if c >= floor else 0.0 for w, c in zip(windows, coverage)])
-    return coverage, ordered
+    coverage, ordered = [], []
+    for window in windows:
+        present = set(window)
+        coverage.append(len(claim_set & present) / len(claim_set) if claim_set else 0.0)
+        bound = sum(term in present for term in claim) / len(claim) if claim else 0.0
+        ordered.append(ordered_coverage(claim, window) if bound >= floor else 0.0)
+    return np.array(coverage), np.array(ordered)
 
 
 def ordered_coverage(claim: list[str], window: list[str]) -> float:
