@@ -56,6 +56,15 @@ def test_an_unsupported_claim_is_flagged_and_carries_no_marker(checker, paragrap
     assert re.findall(r"\[(\d+)\]", checked.text) == ["1"]
 
 
+def test_a_mash_up_of_a_passages_words_is_not_support(checker, paragraphs):
+    """Every content word of this sentence is in the passage, in another order and meaning: the
+    holidays do not start on 9 January. Words in any order would pass it; the check wants them
+    in the passage's order."""
+    mash_up = "Le 9 janvier commenceront 10 jours de vacances en Russie."
+    checked = checker.check([Claim(mash_up, (3,))], paragraphs, "fr")
+    assert checked.unsupported == (mash_up,) and checked.citations == []
+
+
 def test_two_claims_on_one_sentence_share_one_citation_number(checker, paragraphs):
     claims = [
         Claim("Les vacances en Russie dureront 10 jours.", (3,)),
