@@ -12,6 +12,8 @@ _EXPORTS = {
     "LoadedDocument": "ingest.loaders",
     "LoadError": "ingest.loaders",
     "load": "ingest.loaders",
+    "load_parts": "ingest.loaders",
+    "streamed_suffixes": "ingest.loaders",
     "register": "ingest.loaders",
     "supported_suffixes": "ingest.loaders",
     "split_sentences": "ingest.chunking",
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
     from ingest.chunking import chunk_document, chunk_spans, split_sentences
     from ingest.discover import content_hash, file_hash, iter_files
     from ingest.language import detect_language
-    from ingest.loaders import LoadedDocument, LoadError, load, register, supported_suffixes
+    from ingest.loaders import (
+        LoadedDocument, LoadError, load, load_parts, register, streamed_suffixes, supported_suffixes,
+    )
     from ingest.sync import SyncPlan, plan_sync
 
 

@@ -123,8 +123,11 @@ def chunk_document(
     overlap_tokens: int,
     hard_max_tokens: int,
     doc_hash: str,
+    first_index: int = 0,
 ) -> list[Document]:
-    """The document's chunks as Documents; page_content == doc.text[start:end].
+    """The document's chunks as Documents, numbered from ``first_index``;
+    page_content == doc.text[start - doc.offset : end - doc.offset] (``doc`` may be a part of a
+    document, see ``ingest.loaders.load_parts``: chunk it part by part, each numbered on).
 
     Metadata: source, title, date, page, section (the Markdown heading the chunk starts under),
     start, end, chunk_index, doc_hash, language; keys whose
@@ -154,9 +157,9 @@ def chunk_document(
             "date": doc.date,
             "page": _page_at(pages, page_starts, start),
             "section": _section_at(doc.sections, section_starts, start),
-            "start": start,
-            "end": end,
-            "chunk_index": index,
+            "start": doc.offset + start,
+            "end": doc.offset + end,
+            "chunk_index": first_index + index,
             "doc_hash": doc_hash,
             "language": doc.language,
         }

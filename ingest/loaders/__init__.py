@@ -8,11 +8,17 @@ from ingest.loaders.base import (
     LoadedDocument,
     LoadError,
     load,
+    load_parts,
     register,
+    register_parts,
+    streamed_suffixes,
     supported_suffixes,
 )
 
 # Importing a loader module registers its loaders.
 from ingest.loaders import docx, html, pdf, text  # noqa: F401  isort: skip
 
-__all__ = ["LoadedDocument", "LoadError", "load", "register", "supported_suffixes"]
+__all__ = [
+    "LoadedDocument", "LoadError", "load", "load_parts", "register", "register_parts",
+    "streamed_suffixes", "supported_suffixes",
+]

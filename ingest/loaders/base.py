@@ -4,18 +4,25 @@ A loader is a function `(path: Path) -> LoadedDocument` registered with `@regist
 It must raise `LoadError` (never another exception) for files it cannot turn into text. A loader
 registered with `paged=True` also takes a keyword-only `max_pages: int | None` and refuses files
 with more pages before extracting them; `load` forwards its own `max_pages` to it only.
+
+A type whose files can be large and read a piece at a time (plain text) also registers a parts
+loader with `@register_parts((".ext",))`: a function `(path: Path) -> Iterator[LoadedDocument]`
+yielding the document's consecutive parts, each with its `offset`. `load_parts` uses it, so
+memory is bounded by a part's size, not the file's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 Loader = Callable[[Path], "LoadedDocument"]
+PartsLoader = Callable[[Path], Iterator["LoadedDocument"]]
 
 _LOADERS: dict[str, Loader] = {}
 _PAGED: set[Loader] = set()  # loaders that take `max_pages`
+_PARTS: dict[str, PartsLoader] = {}
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,9 @@ class LoadedDocument:
     pages: tuple[tuple[int, int, int], ...] | None  # (page_number, start, end); None for text
     language: str  # 'fr' or 'en'
     sections: tuple[tuple[int, str], ...] = ()  # (start, heading): Markdown headings, in order
+    # Where `text` starts in the document's whole text: 0 but for the parts of `load_parts`,
+    # whose `text`, `pages` and `sections` offsets are the part's own.
+    offset: int = 0
 
 
 class LoadError(Exception):
@@ -59,6 +69,23 @@ def register(suffixes: tuple[str, ...], *, paged: bool = False) -> Callable[[Loa
     return decorator
 
 
+def register_parts(suffixes: tuple[str, ...]) -> Callable[[PartsLoader], PartsLoader]:
+    """Decorator registering a parts loader (see the module's doc) for suffixes that also have
+    a whole-file loader."""
+
+    def decorator(loader: PartsLoader) -> PartsLoader:
+        for suffix in suffixes:
+            _PARTS[suffix.lower()] = loader
+        return loader
+
+    return decorator
+
+
+def streamed_suffixes() -> frozenset[str]:
+    """Lower-cased suffixes whose files `load_parts` reads a part at a time."""
+    return frozenset(_PARTS)
+
+
 def supported_suffixes() -> frozenset[str]:
     """Lower-cased suffixes (with the dot) that `load` accepts."""
     return frozenset(_LOADERS)
@@ -75,6 +102,18 @@ def load(path: str | Path, *, max_pages: int | None = None) -> LoadedDocument:
     if loader in _PAGED:
         return loader(resolved, max_pages=max_pages)
     return loader(resolved)
+
+
+def load_parts(path: str | Path, *, max_pages: int | None = None) -> Iterator[LoadedDocument]:
+    """The document as consecutive parts: ``"".join(p.text for p in parts)`` is ``load(path).text``
+    and each part's `offset` is where its text starts in it. Most types come whole, as one part;
+    large text files come a few MB at a time. Raises LoadError, possibly after some parts."""
+    resolved = Path(path).expanduser().resolve()
+    parts = _PARTS.get(resolved.suffix.lower())
+    if parts is None:
+        yield load(resolved, max_pages=max_pages)
+    else:
+        yield from parts(resolved)
 
 
 def unsupported_reason(suffix: str) -> str:

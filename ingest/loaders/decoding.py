@@ -11,11 +11,16 @@ Order of attempts:
    Latin-1 text decodes identically under cp1252 except for the C1 range, where cp1252 is
    what Windows users meant (’ œ € …).
 4. charset_normalizer's best guess; no guess means binary.
+
+A large file is read in blocks (``stream_encoding``, then ``decode_blocks``): the same choice is
+made, pass by pass, with no more than a block of it in memory.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Callable, Iterable, Iterator
 
 from charset_normalizer import from_bytes
 
@@ -25,6 +30,10 @@ BINARY = "binary file, not text"
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 _MAX_CONTROL_RATIO = 0.01
 _MAX_NON_ASCII_LETTER_RATIO = 0.3
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_CP1252_LETTERS = bytes(  # the bytes above 127 that cp1252 decodes to letters
+    b for b in range(128, 256) if bytes([b]).decode("cp1252", "ignore").isalpha()
+)
 
 
 def decode_bytes(data: bytes) -> str:
@@ -63,3 +72,62 @@ def _western(data: bytes) -> str | None:
     if not letters or non_ascii > _MAX_NON_ASCII_LETTER_RATIO * len(letters):
         return None
     return text
+
+
+def stream_encoding(blocks: Callable[[], Iterable[bytes]]) -> str:
+    """The codec ``decode_bytes`` would choose for the concatenation of ``blocks()`` (called once
+    per pass, up to three times), without holding more than a block; raises ValueError(BINARY).
+    charset_normalizer guesses from the first block alone."""
+    text_chars = controls = 0
+    try:
+        for text in decode_blocks(blocks(), "utf-8", check_nul=True):
+            text_chars += len(text)
+            controls += len(_CONTROL.findall(text))
+    except UnicodeDecodeError:
+        pass
+    else:
+        if controls > _MAX_CONTROL_RATIO * text_chars:
+            raise ValueError(BINARY)
+        return "utf-8"
+    if _western_blocks(blocks()):
+        return "cp1252"
+    best = from_bytes(next(iter(blocks()), b"")).best()
+    if best is None:
+        raise ValueError(BINARY)
+    text_chars = controls = 0
+    try:
+        for text in decode_blocks(blocks(), best.encoding, check_nul=True):
+            text_chars += len(text)
+            controls += len(_CONTROL.findall(text))
+    except UnicodeDecodeError:
+        raise ValueError(BINARY) from None
+    if controls > _MAX_CONTROL_RATIO * text_chars:
+        raise ValueError(BINARY)
+    return best.encoding
+
+
+def decode_blocks(blocks: Iterable[bytes], encoding: str, *, check_nul: bool = False) -> Iterator[str]:
+    """Each block's text, decoded with ``encoding`` across block boundaries, without newline
+    translation; raises UnicodeDecodeError, or ValueError(BINARY) on a NUL byte with ``check_nul``."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for block in blocks:
+        if check_nul and b"\x00" in block:
+            raise ValueError(BINARY)
+        yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
+
+
+def _western_blocks(blocks: Iterable[bytes]) -> bool:
+    """``_western`` over the concatenated blocks (cp1252 is one byte a character)."""
+    letters = non_ascii = 0
+    for block in blocks:
+        try:
+            text = block.decode("cp1252")
+        except UnicodeDecodeError:
+            return False
+        if _CONTROL.search(text):
+            return False
+        high = len(block) - len(block.translate(None, _CP1252_LETTERS))
+        letters += len(block) - len(block.translate(None, _ASCII_LETTERS)) + high
+        non_ascii += high
+    return bool(letters) and non_ascii <= _MAX_NON_ASCII_LETTER_RATIO * letters

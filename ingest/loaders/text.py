@@ -6,25 +6,32 @@ Bytes are decoded without newline translation (see `decoding`), so for a UTF-8 f
 
 Header convention: a first line `date YYYY-MM[-DD] <headline>` (leading whitespace allowed)
 gives the document's date and title; the line stays part of the text.
+
+A file over PART_BYTES is read in parts (`load_text_parts`), so that a file of any size is
+ingested in bounded memory; its title, date and language come from its first part.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.language import detect_language
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
-from ingest.loaders.decoding import decode_bytes
+from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register, register_parts
+from ingest.loaders.decoding import decode_blocks, decode_bytes, stream_encoding
 
 TITLE_MAX_CHARS = 200
+PART_BYTES = 4 << 20
+"""Text files larger than this are read in parts of about this many bytes."""
 
 _HEADER = re.compile(r"date[ \t]+(\d{4})-(\d{2})(?:-(\d{2}))?(?:[ \t]+(.*))?", re.IGNORECASE)
 _MD_HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?")
 _MD_FENCE = re.compile(r" {0,3}(?:```|~~~)")
 _LEADING_BLANK = re.compile(r"[\s\ufeff]*")
-_LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_BREAK_CHARS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines() breaks on
+_LINE_BREAK = re.compile(f"[{_BREAK_CHARS}]")
 
 
 @register((".txt", ".md"))
@@ -37,21 +44,91 @@ def load_text(path: Path) -> LoadedDocument:
         raise LoadError(path, str(error)) from None
     if not text.replace("\ufeff", "").strip():
         raise LoadError(path, "empty file")
-    date, title, body = parse_header(text)
     markdown = path.suffix.lower() == ".md"
+    return LoadedDocument(
+        str(path), text, *_head(text, markdown), pages=None, language=detect_language(text),
+        sections=markdown_sections(text) if markdown else (),
+    )
+
+
+@register_parts((".txt", ".md"))
+def load_text_parts(path: Path) -> Iterator[LoadedDocument]:
+    """The file as `load_text` reads it, in parts: one part unless the file is over PART_BYTES.
+    Then a first read finds the encoding that `decode_bytes` would choose for the whole file,
+    and a second one decodes it a block at a time, each part ending at a paragraph break,
+    else a line break, else a space in its second half (else anywhere). A whitespace-only file
+    comes as parts without words, not as LoadError('empty file')."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise LoadError(path, (error.strerror or str(error)).lower()) from error
+    if size <= PART_BYTES:
+        yield load_text(path)
+        return
+    try:
+        encoding = stream_encoding(lambda: _blocks(path))
+    except ValueError as error:
+        raise LoadError(path, str(error)) from None
+    markdown = path.suffix.lower() == ".md"
+    offset, head, in_fence, heading = 0, None, False, None
+    for text in _parts(decode_blocks(_blocks(path), encoding)):
+        if head is None:
+            head, language = _head(text, markdown), detect_language(text)
+        sections: tuple[tuple[int, str], ...] = ()
+        if markdown:
+            sections, in_fence = _sections(text, in_fence)
+            if heading and not (sections and sections[0][0] == 0):
+                sections = ((0, heading), *sections)  # the part starts under the last heading
+            heading = sections[-1][1] if sections else heading
+        yield LoadedDocument(str(path), text, *head, pages=None, language=language,
+                             sections=sections, offset=offset)
+        offset += len(text)
+
+
+def _head(text: str, markdown: bool) -> tuple[str | None, str | None]:
+    """(title, date) of a text from its header line, else its first heading or line."""
+    date, title, body = parse_header(text)
     if title is None and markdown:
         title = markdown_title(body)
     if title is None:
         title = first_line(body)
-    return LoadedDocument(
-        source=str(path),
-        text=text,
-        title=title,
-        date=date,
-        pages=None,
-        language=detect_language(text),
-        sections=markdown_sections(text) if markdown else (),
-    )
+    return title, date
+
+
+def _blocks(path: Path) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as stream:
+            while block := stream.read(PART_BYTES):
+                yield block
+    except OSError as error:
+        raise LoadError(path, (error.strerror or str(error)).lower()) from error
+
+
+def _parts(texts: Iterator[str]) -> Iterator[str]:
+    """The decoded blocks regrouped into parts that end at a break (see `load_text_parts`)."""
+    carry = ""
+    for text in texts:
+        if carry and text:  # more follows: the carried text's part ends at a break
+            cut = _cut(carry)
+            yield carry[:cut]
+            carry = carry[cut:]
+        carry += text
+    if carry:
+        yield carry
+
+
+def _cut(text: str) -> int:
+    """Where to end a part: after the last paragraph break, line break or space in the text's
+    second half (a part's text is kept to at most 1.5 blocks), else at its end."""
+    half = len(text) // 2
+    paragraph = text.rfind("\n\n", half)
+    if paragraph >= 0:
+        return paragraph + 2
+    line = max(text.rfind(c, half) for c in _BREAK_CHARS)
+    if line >= 0:
+        return line + 1
+    space = max(text.rfind(" ", half), text.rfind("\t", half))
+    return space + 1 if space >= 0 else len(text)
 
 
 def parse_header(text: str) -> tuple[str | None, str | None, str]:
@@ -81,7 +158,13 @@ def markdown_title(text: str) -> str | None:
 
 def markdown_sections(text: str) -> tuple[tuple[int, str], ...]:
     """(offset of the line, heading text) of every ATX heading outside fenced code blocks."""
-    sections, in_fence, offset = [], False, 0
+    return _sections(text, False)[0]
+
+
+def _sections(text: str, in_fence: bool) -> tuple[tuple[tuple[int, str], ...], bool]:
+    """`markdown_sections` of a text that starts inside a fenced block or not (``in_fence``),
+    and whether it ends inside one."""
+    sections, offset = [], 0
     for line in text.splitlines(keepends=True):
         if _MD_FENCE.match(line):
             in_fence = not in_fence
@@ -90,7 +173,7 @@ def markdown_sections(text: str) -> tuple[tuple[int, str], ...]:
             if match and match.group(1).strip():
                 sections.append((offset, " ".join(match.group(1).split())))
         offset += len(line)
-    return tuple(sections)
+    return tuple(sections), in_fence
 
 
 def first_line(text: str) -> str | None:

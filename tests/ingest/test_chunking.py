@@ -338,3 +338,20 @@ def test_markdown_chunks_know_the_heading_they_start_under(tmp_path):
         expected = [h for s, h in doc.sections if s <= start][-1]
         assert chunk.metadata["section"] == expected
     assert {c.metadata["section"] for c in chunks} == {"Guide", "Install", "Ask"}
+
+
+def test_a_part_of_a_document_is_chunked_in_the_whole_text_s_offsets_and_numbering():
+    whole = "Le premier paragraphe parle du port.\n\nLe second parle du phare et de sa lanterne."
+    cut = whole.index("Le second")
+    parts = [LoadedDocument(source="/abs/long.txt", text=text, title="Phares", date=None, pages=None,
+                            language="fr", sections=((0, "Côte"),), offset=offset)
+             for text, offset in ((whole[:cut], 0), (whole[cut:], cut))]
+    chunks = []
+    for part in parts:
+        chunks += chunk_document(part, count_tokens=words, max_tokens=6, overlap_tokens=0,
+                                 hard_max_tokens=6, doc_hash="abc", first_index=len(chunks))
+    assert [c.metadata["chunk_index"] for c in chunks] == list(range(len(chunks)))
+    assert len(chunks) >= 3 and chunks[-1].metadata["start"] > cut
+    for chunk in chunks:
+        assert whole[chunk.metadata["start"] : chunk.metadata["end"]] == chunk.page_content
+        assert chunk.metadata["section"] == "Côte"
