@@ -148,12 +148,13 @@ class RAG:
         with self._writing():
             return self._indexer().remove(paths)
 
-    def document_text(self, source: str | Path) -> str:
-        """The extracted text that ``source``'s citations index (see ``rag.document_text``), so
-        a quote can be checked: ``rag.document_text(c.source)[c.start:c.end] == c.quote``."""
+    def document_text(self, source: str | Path, start: int = 0, end: int | None = None) -> str:
+        """The extracted text that ``source``'s citations index, or its ``[start:end]`` slice (see
+        ``rag.document_text``), so a quote can be checked:
+        ``rag.document_text(c.source, c.start, c.end) == c.quote``."""
         from .indexer import document_text
 
-        return document_text(source)
+        return document_text(source, start, end)
 
     def sources(self):
         """The stored documents (source, title, date, language, chunks), sorted by path."""

@@ -17,7 +17,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ingest import file_hash, load
+from ingest import file_hash, load_parts
 from ingest.loaders import LoadError
 
 INTERRUPTED = "the last write was interrupted (its marker file is still there)"
@@ -136,20 +136,28 @@ def _check_offsets(store, source: str, doc_hash: str, found: _Findings) -> None:
         found.notes.append(f"{source}: file " + ("unreadable" if current is None else "changed")
                            + " since indexed")
         return
+    spans = sorted(
+        (meta["start"], meta["end"], i)
+        for i, meta, _ in store._scan(where={"$and": [{"source": source}, {"doc_hash": doc_hash}]})
+    )
+    wrong, k = 0, 0
     try:
-        text = load(source).text
+        for part in load_parts(source):  # a large text file a part at a time: bounded memory
+            part_end, inside = part.offset + len(part.text), []
+            while k < len(spans) and spans[k][0] < part_end:
+                inside.append(spans[k])
+                k += 1
+            chunks = store.get([i for _, _, i in inside])
+            wrong += sum(part.text[s - part.offset : e - part.offset] != chunks[i].text
+                         for s, e, i in inside)
     except LoadError as exc:
         found.problems.append(f"{source}: unchanged, but can no longer be loaded: {exc.reason}")
         return
-    got = store.collection.get(
-        where={"$and": [{"source": source}, {"doc_hash": doc_hash}]}, include=["documents", "metadatas"]
-    )
-    pairs = zip(got["documents"], got["metadatas"])
-    wrong = sum(text[meta["start"] : meta["end"]] != chunk for chunk, meta in pairs)
+    wrong += len(spans) - k  # past the end of the text
     if wrong:
         found.broken.append(source)
         found.problems.append(
-            f"{source}: offsets of {wrong} of {len(got['ids'])} chunks do not match its text"
+            f"{source}: offsets of {wrong} of {len(spans)} chunks do not match its text"
         )
 
 
@@ -162,7 +170,8 @@ def _current_hash(source: str) -> str | None:
 
 def _loads(source: str) -> bool:
     try:
-        load(source)
+        for _ in load_parts(source):
+            pass
     except LoadError:
         return False
     return True

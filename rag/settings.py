@@ -122,8 +122,10 @@ class Settings(BaseSettings):
     include_hidden: bool = Field(False, description="Ingest hidden files and folders too.")
     max_file_mb: float = Field(
         100, gt=0,
-        description="Files larger than this many MB are refused (reported as too large) without "
-        "being read.",
+        description="Files read whole to be parsed (PDF, DOCX, HTML) larger than this many MB "
+        "are refused (reported as too large) without being read. Text and Markdown files have "
+        "no size limit: a file over 4 MB is read, chunked and embedded a part at a time, so "
+        "memory does not grow with its size.",
     )
     max_pdf_pages: int | None = Field(
         2000, ge=0,

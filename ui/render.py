@@ -13,6 +13,8 @@ from pathlib import Path
 from rag.types import Answer
 
 CONTEXT_CHARS = 280
+WHOLE_TEXT_MAX_BYTES = 4 << 20
+"""Files up to this size have their whole text read once and remembered for their citations."""
 """Characters of the source text shown on each side of a quoted span."""
 
 ABSTAINED_HTML = (
@@ -34,44 +36,53 @@ def answer_to_dict(answer: Answer) -> dict:
     }
 
 
-def read_source_text(source: str) -> str | None:
+def read_source_text(source: str, start: int = 0, end: int | None = None) -> str | None:
     """The text a citation's offsets index (``rag.document_text``: for .txt/.md the file's
-    decoded content, for PDF, DOCX and HTML the extracted text), remembered per file version;
-    None when the file cannot be read any more."""
+    decoded content, for PDF, DOCX and HTML the extracted text), or its ``[start:end]`` slice;
+    a file's whole text is remembered per file version, unless the file is large (then only the
+    slice is read, a part at a time); None when the file cannot be read any more."""
     try:
         stat = Path(source).stat()
     except OSError:
         return None
-    return _extracted_text(source, stat.st_size, stat.st_mtime_ns)
+    if stat.st_size > WHOLE_TEXT_MAX_BYTES:
+        return _extracted_text(source, stat.st_size, stat.st_mtime_ns, start, end)
+    text = _extracted_text(source, stat.st_size, stat.st_mtime_ns)
+    return None if text is None else text[start:end]
 
 
 @lru_cache(maxsize=32)
-def _extracted_text(source: str, size: int, mtime_ns: int) -> str | None:
+def _extracted_text(source: str, size: int, mtime_ns: int, start: int = 0,
+                    end: int | None = None) -> str | None:
     from rag import document_text
 
     try:
-        return document_text(source)
+        return document_text(source, start, end)
     except Exception:  # any unreadable file: the panel then shows the quote alone
         return None
 
 
 def passage_parts(citation: dict, text: str | None = None) -> tuple[str, str, str] | None:
-    """(before, quote, after) around the citation's span, read from its file; None when the file
-    is unreadable or no longer holds the quote at those offsets."""
-    if text is None:
-        text = read_source_text(citation["source"])
+    """(before, quote, after) around the citation's span, read from its file (or ``text``, the
+    file's whole text); None when the file is unreadable or no longer holds the quote at those
+    offsets."""
     start, end = citation["start"], citation["end"]
-    if text is None or not 0 <= start <= end <= len(text) or text[start:end] != citation["quote"]:
+    first = max(0, start - CONTEXT_CHARS)
+    if text is None:
+        window = read_source_text(citation["source"], first, end + CONTEXT_CHARS + 1)
+    else:
+        window = text[first : end + CONTEXT_CHARS + 1]
+    if window is None or not 0 <= start <= end or window[start - first : end - first] != citation["quote"]:
         return None
-    before = text[max(0, start - CONTEXT_CHARS):start]
-    after = text[end:end + CONTEXT_CHARS]
+    before, rest = window[: start - first], window[end - first :]
+    after = rest[:CONTEXT_CHARS]
     if start > CONTEXT_CHARS:  # cut at a word boundary and say that text was cut
         cut = before.find(" ")
         before = "…" + (before[cut + 1:] if 0 <= cut < 40 else before)
-    if end + CONTEXT_CHARS < len(text):
+    if len(rest) > CONTEXT_CHARS:
         cut = after.rfind(" ")
         after = (after[:cut] if cut > len(after) - 40 else after) + "…"
-    return before, text[start:end], after
+    return before, citation["quote"], after
 
 
 def _citation_html(c: dict) -> str:

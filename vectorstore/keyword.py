@@ -30,7 +30,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -232,22 +232,45 @@ class KeywordIndex:
 
     def replace_source(self, source: str, ids: list[str], texts: list[str], metadatas: list[Mapping],
                        *, version: str | None = None) -> None:
-        """In one transaction, drop every chunk of `source` and index the given ones, recording
-        `version` as the source's version (None: unknown).
+        """``replace_sources`` for one source, from parallel lists; a metadata without 'source'
+        gets `source`, one with another source is an error. On any error nothing changes."""
+        if not len(ids) == len(texts) == len(metadatas):
+            raise ValueError(f"ids, texts and metadatas differ in length: {len(ids)}, {len(texts)}, {len(metadatas)}")
+        self.replace_sources({source: version}, zip(ids, texts, ({"source": source, **m} for m in metadatas)))
 
-        A metadata without 'source' gets `source`; one with another source is an error.
-        On any error nothing changes.
-        """
-        docs = _prepare(ids, texts, metadatas, source)
+    def replace_sources(self, versions: Mapping[str, str | None],
+                        items: Iterable[tuple[str, str, Mapping]], *, batch_size: int = 1000) -> None:
+        """In one transaction, drop every chunk of the sources in `versions` (source -> the
+        version to record, None: unknown) and index `items` (id, text, metadata), each of one
+        of those sources. The items are read and analysed a batch at a time inside the
+        transaction, so any number of them takes bounded memory; readers are not blocked
+        meanwhile (WAL). On any error nothing changes."""
         with self._transaction("BEGIN IMMEDIATE") as conn:
-            self._remove(conn, self._source_rows(conn, source))
-            self._insert(conn, docs)
-            self._set_version(conn, source, version)
+            for source in versions:
+                self._remove(conn, self._source_rows(conn, source))
+            stream = iter(items)
+            while batch := list(islice(stream, batch_size)):
+                ids, texts, metadatas = zip(*batch)
+                docs = _prepare(list(ids), list(texts), list(metadatas))
+                unknown = {d.source for d in docs} - versions.keys()
+                if unknown:
+                    raise ValueError(f"chunks of sources not being replaced: {sorted(unknown)}")
+                self._insert(conn, docs)
+            for source, version in versions.items():
+                self._set_version(conn, source, version)
 
-    def versions(self) -> dict[str, str | None]:
+    def versions(self, sources: Iterable[str] | None = None) -> dict[str, str | None]:
         """Every source with chunks or a recorded version -> its recorded version; None when
-        unknown, or when its chunks are gone (deleted by id)."""
+        unknown, or when its chunks are gone (deleted by id). With ``sources``: those of them
+        that have a recorded version."""
         with self._transaction("BEGIN") as conn:
+            if sources is not None:
+                rows = conn.execute(
+                    f"""SELECT v.source, CASE WHEN EXISTS (SELECT 1 FROM chunks c WHERE c.source = v.source)
+                    THEN v.version END FROM versions v WHERE v.source IN ({_JSON_IDS})""",
+                    (json.dumps(list(sources)),),
+                )
+                return dict(rows.fetchall())
             rows = conn.execute(
                 """SELECT s.source, CASE WHEN EXISTS (SELECT 1 FROM chunks c WHERE c.source = s.source)
                 THEN v.version END FROM (SELECT DISTINCT source FROM chunks UNION SELECT source FROM versions) s

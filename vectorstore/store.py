@@ -17,6 +17,7 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,19 +93,6 @@ class StoredDocument:
     date: str | None
     language: str | None
     chunks: int
-
-
-@dataclass(frozen=True)
-class DocumentChunks:
-    """One version of a document, ready to store: its chunks' ids, vectors, texts and metadata
-    (the chunk with ``chunk_index`` 0 first)."""
-
-    source: str
-    doc_hash: str
-    ids: list[str]
-    embeddings: list
-    texts: list[str]
-    metadatas: list[dict]
 
 
 @dataclass(frozen=True)
@@ -207,12 +195,17 @@ class ChunkStore:
             query_embeddings=[embedding], n_results=k, where=where,
             include=["documents", "metadatas", "distances"],
         )
-        return [
+        hits = [
             Hit(i, doc, meta, 1.0 - dist)
             for i, doc, meta, dist in zip(
                 res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]
             )
         ]
+        # chunks of a version still being written (a large file streamed in) are already in
+        # Chroma: while the keyword index records another version of their document, skip them
+        indexed = self.keyword.versions({h.metadata["source"] for h in hits})
+        return [h for h in hits if indexed.get(h.metadata["source"]) in
+                (None, self._version(h.metadata["doc_hash"]))]
 
     def get(self, ids: list[str]) -> dict[str, Hit]:
         if not ids:
@@ -224,38 +217,54 @@ class ChunkStore:
         return self.collection.count()
 
     # -- writing ---------------------------------------------------------------------------
-    def replace_documents(self, docs: list[DocumentChunks]) -> None:
-        """Store these documents' chunks, then drop every other version of them.
+    def write_chunks(self, ids: list[str], embeddings: list, texts: list[str],
+                     metadatas: list[dict]) -> None:
+        """Store chunks of versions being written, all but their chunk 0: they count only once
+        ``commit_documents`` has stored it (see ``documents`` and ``repair``), so a crash, or a
+        document streamed in over many calls, never leaves a version that counts half-written.
+        Many chunks go in a few large calls: Chroma costs ~9 ms a call on top of its cost per
+        chunk, most of the writing time when documents are short."""
+        self._upsert(ids, embeddings, texts, metadatas)
 
-        A version counts once its chunk 0 is stored (see ``documents`` and ``repair``): every
-        chunk 0 is written after all the other chunks, so a crash mid-way leaves nothing that
-        counts half-written. Many documents go in a few large calls: Chroma costs ~9 ms a call
-        on top of its cost per chunk, most of the writing time when documents are short."""
-        if not docs:
+    def _upsert(self, ids: list[str], embeddings: list, texts: list[str], metadatas: list[dict]) -> None:
+        for start in range(0, len(ids), _WRITE_BATCH):
+            end = start + _WRITE_BATCH
+            self.collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
+                                   documents=texts[start:end], metadatas=metadatas[start:end])
+
+    def commit_documents(self, ids: list[str], embeddings: list, texts: list[str],
+                         metadatas: list[dict]) -> None:
+        """Complete versions whose other chunks ``write_chunks`` stored: store their chunk 0s
+        (these), keyword-index the versions from Chroma in one transaction, then drop every
+        other version of their documents."""
+        if not ids:
             return
-        rest = [(d, i) for d in docs for i in range(1, len(d.ids))]
-        firsts = [(d, 0) for d in docs if d.ids]
-        for part in (rest, firsts):
-            for start in range(0, len(part), _WRITE_BATCH):
-                batch = part[start : start + _WRITE_BATCH]
-                self.collection.upsert(
-                    ids=[d.ids[i] for d, i in batch],
-                    embeddings=[d.embeddings[i] for d, i in batch],
-                    documents=[d.texts[i] for d, i in batch],
-                    metadatas=[d.metadatas[i] for d, i in batch],
-                )
-        current = {d.source: d.doc_hash for d in docs}
-        stale = [
-            i for i, meta, _ in self._scan(where={"source": {"$in": list(current)}})
-            if meta["doc_hash"] != current[meta["source"]]
-        ]
+        self._upsert(ids, embeddings, texts, metadatas)
+        stale = self._keyword_index({m["source"]: m["doc_hash"] for m in metadatas})
         for start in range(0, len(stale), _PAGE):
             self.collection.delete(ids=stale[start : start + _PAGE])
-        for d in docs:
-            self._keyword.replace_source(
-                d.source, d.ids, [contextual_text(t, m) for t, m in zip(d.texts, d.metadatas)],
-                d.metadatas, version=self._version(d.doc_hash),
-            )
+
+    def _keyword_index(self, current: dict[str, str]) -> list[str]:
+        """Make the keyword index hold exactly the chunks of these versions (source -> content
+        hash), read from Chroma a page at a time; returns the ids of the sources' other versions."""
+        stale: list[str] = []
+
+        def chunks() -> Iterator[tuple[str, str, dict]]:
+            for i, meta, text in self._scan(where={"source": {"$in": list(current)}}, text=True):
+                if meta["doc_hash"] == current[meta["source"]]:
+                    yield i, contextual_text(text, meta), meta
+                else:
+                    stale.append(i)
+
+        self._keyword.replace_sources(
+            {source: self._version(doc_hash) for source, doc_hash in current.items()}, chunks()
+        )
+        return stale
+
+    def discard_version(self, source: str, doc_hash: str) -> None:
+        """Delete the stored chunks of a version that will not be committed (its file failed
+        part-way through)."""
+        self.collection.delete(where={"$and": [{"source": source}, {"doc_hash": doc_hash}]})
 
     def remove_document(self, source: str) -> None:
         self.collection.delete(where={"source": source})
@@ -298,21 +307,14 @@ class ChunkStore:
         """Keyword-index these documents from their chunks in Chroma; a document whose chunks are
         not all there (being replaced or removed right now) is left for the next check."""
         wanted = {d.source: d for d in docs}
-        chunks: dict[str, dict[str, tuple[str, dict]]] = {source: {} for source in wanted}
-        for i, meta, text in self._scan(where={"source": {"$in": list(wanted)}}, text=True):
-            if meta["doc_hash"] == wanted[meta["source"]].doc_hash:
-                chunks[meta["source"]][i] = (text, meta)
-        pulled = 0
-        for source, got in chunks.items():
-            if len(got) != wanted[source].chunks:
-                continue
-            ids = list(got)
-            self._keyword.replace_source(
-                source, ids, [contextual_text(*got[i]) for i in ids], [got[i][1] for i in ids],
-                version=self._version(wanted[source].doc_hash),
-            )
-            pulled += 1
-        return pulled
+        found = Counter(
+            meta["source"] for _, meta, _ in self._scan(where={"source": {"$in": list(wanted)}})
+            if meta["doc_hash"] == wanted[meta["source"]].doc_hash
+        )
+        complete = {s: d.doc_hash for s, d in wanted.items() if found[s] == d.chunks}
+        if complete:
+            self._keyword_index(complete)
+        return len(complete)
 
     def _scan(self, where: dict | None = None, *, text: bool = False) -> Iterator[tuple[str, dict, str | None]]:
         """Every matching record as (id, metadata, text or None), read page by page."""

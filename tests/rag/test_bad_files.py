@@ -36,7 +36,8 @@ def tree(tmp_path) -> tuple[Path, dict[str, str], list[str]]:
         "empty.txt": "empty file",
         "binary.txt": "binary file, not text",
         "one-line.txt": "no words to index",
-        "huge.txt": "too large (200 MB > 100 MB limit)",
+        "huge.pdf": "too large (200 MB > 100 MB limit)",
+        "huge.txt": "binary file, not text",
         "loop-a.txt": "symbolic link loop",
         "loop-b.txt": "symbolic link loop",
         "broken.md": "broken symbolic link",
@@ -46,8 +47,9 @@ def tree(tmp_path) -> tuple[Path, dict[str, str], list[str]]:
     bad["empty\nnamed.txt"] = "empty file"
     (root / "binary.txt").write_bytes(bytes(range(256)) * 64)
     (root / "one-line.txt").write_bytes(b"x" * (5 << 20))  # 5 MB, no space
-    with open(root / "huge.txt", "wb") as sparse:  # 200 MB that take no disk space
-        sparse.truncate(200 << 20)
+    for name in ("huge.pdf", "huge.txt"):  # 200 MB of NULs that take no disk space
+        with open(root / name, "wb") as sparse:
+            sparse.truncate(200 << 20)
     (root / "loop-a.txt").symlink_to("loop-b.txt")
     (root / "loop-b.txt").symlink_to("loop-a.txt")
     (root / "broken.md").symlink_to("nowhere.md")
@@ -79,7 +81,7 @@ def test_each_bad_file_has_its_reason_and_the_good_ones_are_ingested(make_rag, t
     for path, expected in bad.items():
         assert reasons[path].startswith(expected), (path, reasons[path])
         assert "\n" not in reasons[path]
-    assert str(root / "huge.txt") not in read  # refused on its size, never read
+    assert str(root / "huge.pdf") not in read  # refused on its size, never read
     assert [d.source for d in rag_.sources()] == good
 
     passages = rag_.retrieve("Qu'ont répondu les élèves ?", k=3)
@@ -95,17 +97,21 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_lost(make_rag, tmp_path
     docs.mkdir()
     kept = docs / "kept.txt"
     kept.write_text("La bibliothèque ouvre à neuf heures.", encoding="utf-8")
-    big = docs / "big.txt"
-    big.write_bytes(b"A plain sentence about the weather. " * 2000)  # 72,000 bytes
+    big = docs / "big.html"  # read whole to be parsed
+    big.write_bytes(b"<p>A plain sentence about the weather.</p>" * 2000)
+    size = big.stat().st_size
+    assert size > 0.05 * 2**20
+    long_text = docs / "long.txt"  # text is read in parts, so it has no size limit
+    long_text.write_bytes(b"A plain sentence about the sea. " * 2000)
     rag_ = make_rag(max_file_mb=0.05)
     report = rag_.ingest([docs])
-    assert report.added == [str(kept)]
-    assert report.failed == [(str(big), "too large (0.0687 MB > 0.05 MB limit)")]
+    assert sorted(report.added) == [str(kept), str(long_text)]
+    assert report.failed == [(str(big), f"too large ({size / 2**20:.3g} MB > 0.05 MB limit)")]
 
     kept.write_bytes(b"\x00\x01\x02 now binary")  # a good file turns bad: its last version stays
     report = rag_.ingest([docs])
     assert dict(report.failed)[str(kept)] == "binary file, not text"
-    assert [d.source for d in rag_.sources()] == [str(kept)]
+    assert [d.source for d in rag_.sources()] == [str(kept), str(long_text)]
     assert "neuf heures" in rag_.retrieve("À quelle heure ouvre la bibliothèque ?", k=1)[0].text
 
 
@@ -159,3 +165,29 @@ def test_cli_prints_one_line_per_failed_file(cli, tree, capsys):
     out = capsys.readouterr()
     assert f"unchanged {len(good)}" in out.out and len(out.err.splitlines()) == len(bad)
     assert cli("ingest", "--strict", *good) == 0
+
+
+def test_a_200_mb_text_file_is_read_in_parts_never_whole(make_rag, tmp_path, monkeypatch):
+    import ingest.loaders.text as text_loader
+
+    read_whole = []
+    read_bytes = text_loader.read_bytes
+    monkeypatch.setattr(text_loader, "read_bytes", lambda p: read_whole.append(p) or read_bytes(p))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    huge = docs / "export.txt"
+    filler = (b"QmFzZTY0IGRhdGEgZnJvbSBhbiBleHBvcnQ" * 600)[:20_000] + b"\n"  # no words: not indexed
+    with open(huge, "wb") as out:
+        out.write("Ce fichier est un export de la base des phares.\n".encode())
+        for _ in range((200 << 20) // len(filler) + 1):
+            out.write(filler)
+        out.write("Le gardien du phare d'Ar-Men s'appelle Goulven Le Bihan.\n".encode())
+    assert huge.stat().st_size > 200 << 20
+    rag_ = make_rag()
+    report = rag_.ingest([docs])
+    assert report.added == [str(huge)] and report.failed == [] and read_whole == []
+    (passage,) = rag_.retrieve("Comment s'appelle le gardien du phare d'Ar-Men ?", k=1)
+    assert "Goulven Le Bihan" in passage.text and passage.start > 200 << 20
+    with open(huge, "rb") as stream:  # ASCII: characters are bytes
+        stream.seek(passage.start)
+        assert stream.read(passage.end - passage.start).decode() == passage.text

@@ -69,15 +69,15 @@ def test_questions_are_answered_while_an_ingest_writes(make_rag, corpora, monkey
     question = "Quand la ville a-t-elle été fondée ?"
     written, asked = threading.Event(), threading.Event()
     monkeypatch.setattr(rag.indexer, "EMBED_BATCH_CHUNKS", 1)  # one document per write
-    replace = writer.store.replace_documents
+    commit = writer.store.commit_documents
 
-    def replace_then_pause(*args, **kwargs):
-        replace(*args, **kwargs)
+    def commit_then_pause(*args, **kwargs):
+        commit(*args, **kwargs)
         if not written.is_set():  # mid-ingest: one document written, the others not yet
             written.set()
             asked.wait()
 
-    writer.store.replace_documents = replace_then_pause
+    writer.store.commit_documents = commit_then_pause
     errors = []
 
     def ingest():

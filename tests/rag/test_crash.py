@@ -64,7 +64,7 @@ def _slow_writes() -> None:
 
         def __getattr__(self, name):
             value = getattr(self._inner, name)
-            if name not in ("upsert", "delete", "replace_source", "delete_where_source"):
+            if name not in ("upsert", "delete", "replace_sources", "delete_where_source"):
                 return value
 
             def slowly(*args, **kwargs):

@@ -416,3 +416,28 @@ def test_two_processes_write_the_same_file(tmp_path):
     with KeywordIndex(path) as idx:
         assert idx.count() == 400
     check_consistent(path)
+
+
+def test_replace_sources_streams_items_in_batches_in_one_transaction(index):
+    fill(index)
+    index.add(["b1"], ["Le chien de b."], [meta("b.txt")])
+    before = dump(index.path)
+    consumed = []
+
+    def items(bad_at: int | None = None):
+        for n in range(7):
+            consumed.append(n)
+            source = "a.txt" if n % 2 else "b.txt"
+            yield f"n{n}", f"Texte numéro {n} sur les phares.", meta(source, date="hier" if n == bad_at else None)
+
+    with pytest.raises(ValueError):  # the 6th item is invalid: the batches before it roll back
+        index.replace_sources({"a.txt": "v2", "b.txt": "v2"}, items(bad_at=5), batch_size=2)
+    assert dump(index.path) == before and consumed == list(range(6))
+    with pytest.raises(ValueError, match="not being replaced"):
+        index.replace_sources({"a.txt": "v2"}, items(), batch_size=2)
+    assert dump(index.path) == before
+    index.replace_sources({"a.txt": "v2", "b.txt": "v3"}, items(), batch_size=2)
+    assert index.ids() == {f"n{n}" for n in range(7)}
+    assert index.versions() == {"a.txt": "v2", "b.txt": "v3"}
+    assert index.versions(["b.txt", "c.txt"]) == {"b.txt": "v3"}
+    check_consistent(index.path)
