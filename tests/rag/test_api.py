@@ -282,3 +282,15 @@ def test_markdown_passages_and_citations_carry_their_section(make_rag, tmp_path)
     assert top.section in {"Lighthouses", "Brest"}
     answer = rag.ask("When was the Brest lighthouse first lit?")
     assert answer.citations and all(c.section == top.section for c in answer.citations)
+
+
+def test_the_question_s_own_language_picks_the_keyword_rules(make_rag, article):
+    rag_ = make_rag()
+    rag_.ingest([article])
+    languages = []
+    search = rag_.store._keyword.search
+    rag_.store._keyword.search = lambda *a, **kw: languages.append(kw["language"]) or search(*a, **kw)
+    rag_.retrieve("Quand commenceront les pourparlers entre la Russie et les États-Unis ?", k=3)
+    rag_.retrieve("When will the talks between Russia and the United States begin?", k=3)
+    rag_.retrieve("OTAN Moscou", k=3)  # no stop word tells: French and English rules together
+    assert languages == ["fr", "en", None]
