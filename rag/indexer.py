@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ingest.loaders import LoadedDocument
 
 Progress = Callable[[int, int, str], None]
-"""progress(done, total, what): called as files are processed."""
+"""progress(done, total, what): called as files are processed, and as a large one is."""
 
 EMBED_BATCH_CHUNKS = 256
 
@@ -168,6 +168,9 @@ class Indexer:
                 for part in load_parts(source, max_pages=self.max_pdf_pages):
                     version.has_text = version.has_text or bool(part.text.strip())
                     writer.add(version, self._chunk(part, version))
+                    if progress and part.offset:  # a large file, read in parts: say how far
+                        read = (part.offset + len(part.text)) / 1e6
+                        progress(done - 1, len(todo), f"{source}, {read:.0f}M characters in")
             except Exception as exc:  # a loader's bug on one file must not stop the others
                 writer.drop(version)
                 reason = exc.reason if isinstance(exc, LoadError) else f"{type(exc).__name__}: {exc}"

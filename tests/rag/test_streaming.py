@@ -47,8 +47,11 @@ def test_a_file_read_in_parts_is_ingested_with_exact_offsets(make_rag, book, sma
     rag_ = make_rag(chunk_tokens=64, chunk_overlap_tokens=16)
     parts = list(rag.indexer.load_parts(book))
     assert len(parts) > 5
-    report = rag_.ingest([book])
+    calls = []
+    report = rag_.ingest([book], progress=lambda *call: calls.append(call))
     assert report.added == [str(book)] and report.failed == []
+    assert calls[-1] == (1, 1, str(book)) and len(calls) == len(parts)
+    assert all(done == 0 and "characters in" in what for done, _, what in calls[:-1])
     chunks = stored(rag_)
     (doc,) = rag_.sources()
     assert [m["chunk_index"] for _, m in chunks] == list(range(doc.chunks)) == list(range(report.chunks))
