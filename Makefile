@@ -55,4 +55,5 @@ bench: install llm
 	$(PY) -m bench.llm_bench
 	$(PY) -m bench.support_bench fit
 	$(PY) -m bench.support_bench report
+	$(PY) -m bench.stream_bench
 	$(PY) -m bench.scale_bench --server --server-steps 1000,10000,100000
