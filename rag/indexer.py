@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from ingest import chunk_document, file_hash, iter_files, load_parts, plan_sync, streamed_suffixes
@@ -46,6 +45,14 @@ class IngestReport:
 
 def chunk_id(source: str, doc_hash: str, index: int) -> str:
     return f"{hashlib.sha1(source.encode()).hexdigest()[:12]}-{doc_hash[:12]}-{index:05d}"
+
+
+class _Refused(Exception):
+    """A file that cannot be loaded or chunked: ``reason`` is the report's one line."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -164,17 +171,16 @@ class Indexer:
         writer = _Writer(self.store, self.embedder, report)
         for done, (source, new) in enumerate(todo, 1):
             version = _Version(source, on_disk[source], new)
-            try:
-                for part in load_parts(source, max_pages=self.max_pdf_pages):
+            try:  # errors of the store and the model, in writer.add, are not the file's
+                for part, docs in self._chunked(version):
                     version.has_text = version.has_text or bool(part.text.strip())
-                    writer.add(version, self._chunk(part, version))
+                    writer.add(version, docs)
                     if progress and part.offset:  # a large file, read in parts: say how far
                         read = (part.offset + len(part.text)) / 1e6
                         progress(done - 1, len(todo), f"{source}, {read:.0f}M characters in")
-            except Exception as exc:  # a loader's bug on one file must not stop the others
+            except _Refused as refused:
                 writer.drop(version)
-                reason = exc.reason if isinstance(exc, LoadError) else f"{type(exc).__name__}: {exc}"
-                report.failed.append((source, reason))
+                report.failed.append((source, refused.reason))
                 continue
             if not version.chunks:
                 report.failed.append((source, "no text to index" if not version.has_text else
@@ -210,6 +216,17 @@ class Indexer:
             return window
         empty, with_title = self.embedder.count_tokens(["", f"{title}\n\n"])
         return window - (with_title - empty)
+
+    def _chunked(self, version: _Version) -> Iterator[tuple[LoadedDocument, list[Document]]]:
+        """Each part of the file with its chunks, numbered on from the version's chunk count;
+        raises _Refused when the file cannot be loaded or chunked."""
+        try:
+            for part in load_parts(version.source, max_pages=self.max_pdf_pages):
+                yield part, self._chunk(part, version)
+        except LoadError as exc:
+            raise _Refused(exc.reason) from exc
+        except Exception as exc:  # a loader's bug on one file must not stop the others
+            raise _Refused(f"{type(exc).__name__}: {exc}") from exc
 
     def _chunk(self, part: LoadedDocument, version: _Version) -> list[Document]:
         hard_max = self._hard_max(part.title)

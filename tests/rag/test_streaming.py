@@ -117,3 +117,16 @@ def test_a_file_that_fails_part_way_keeps_its_last_version_and_leaves_nothing(
     assert hashes == {before.doc_hash}  # the new version's chunks written so far are gone
     assert rag_.doctor(repair=False).ok
     assert "Yann Kermarrec" in rag_.retrieve(KEEPER_QUESTION, k=1)[0].text
+
+
+def test_a_failing_model_stops_the_ingest_instead_of_blaming_the_file(make_rag, book, small_parts,
+                                                                      embedder, monkeypatch):
+    rag_ = make_rag(chunk_tokens=64, chunk_overlap_tokens=16)
+
+    def crash(texts, *, query=False):
+        raise RuntimeError("the model crashed")
+
+    monkeypatch.setattr(embedder, "encode", crash)
+    with pytest.raises(RuntimeError, match="the model crashed"):  # not a bad file: an error
+        rag_.ingest([book])
+    assert rag_.sources() == []
