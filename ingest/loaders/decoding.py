@@ -48,7 +48,7 @@ def decode_bytes(data: bytes) -> str:
         if best is None:
             raise ValueError(BINARY)
         text = str(best)
-    if len(_CONTROL.findall(text)) > _MAX_CONTROL_RATIO * len(text):
+    if _too_many_controls([text]):
         raise ValueError(BINARY)
     return text
 
@@ -61,32 +61,19 @@ def _utf8(data: bytes) -> str | None:
 
 
 def _western(data: bytes) -> str | None:
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        return None
-    if _CONTROL.search(text):
-        return None
-    letters = [c for c in text if c.isalpha()]
-    non_ascii = sum(1 for c in letters if not c.isascii())
-    if not letters or non_ascii > _MAX_NON_ASCII_LETTER_RATIO * len(letters):
-        return None
-    return text
+    return data.decode("cp1252") if _western_blocks([data]) else None
 
 
 def stream_encoding(blocks: Callable[[], Iterable[bytes]]) -> str:
     """The codec ``decode_bytes`` would choose for the concatenation of ``blocks()`` (called once
     per pass, up to three times), without holding more than a block; raises ValueError(BINARY).
     charset_normalizer guesses from the first block alone."""
-    text_chars = controls = 0
     try:
-        for text in decode_blocks(blocks(), "utf-8", check_nul=True):
-            text_chars += len(text)
-            controls += len(_CONTROL.findall(text))
+        binary = _too_many_controls(decode_blocks(blocks(), "utf-8", check_nul=True))
     except UnicodeDecodeError:
         pass
     else:
-        if controls > _MAX_CONTROL_RATIO * text_chars:
+        if binary:
             raise ValueError(BINARY)
         return "utf-8"
     if _western_blocks(blocks()):
@@ -94,14 +81,11 @@ def stream_encoding(blocks: Callable[[], Iterable[bytes]]) -> str:
     best = from_bytes(next(iter(blocks()), b"")).best()
     if best is None:
         raise ValueError(BINARY)
-    text_chars = controls = 0
     try:
-        for text in decode_blocks(blocks(), best.encoding, check_nul=True):
-            text_chars += len(text)
-            controls += len(_CONTROL.findall(text))
+        binary = _too_many_controls(decode_blocks(blocks(), best.encoding, check_nul=True))
     except UnicodeDecodeError:
         raise ValueError(BINARY) from None
-    if controls > _MAX_CONTROL_RATIO * text_chars:
+    if binary:
         raise ValueError(BINARY)
     return best.encoding
 
@@ -117,8 +101,18 @@ def decode_blocks(blocks: Iterable[bytes], encoding: str, *, check_nul: bool = F
     yield decoder.decode(b"", final=True)
 
 
+def _too_many_controls(texts: Iterable[str]) -> bool:
+    chars = controls = 0
+    for text in texts:
+        chars += len(text)
+        controls += len(_CONTROL.findall(text))
+    return controls > _MAX_CONTROL_RATIO * chars
+
+
 def _western_blocks(blocks: Iterable[bytes]) -> bool:
-    """``_western`` over the concatenated blocks (cp1252 is one byte a character)."""
+    """Whether the concatenated blocks are cp1252 text: they decode, with no control character,
+    and most of their letters are ASCII (cp1252 is one byte a character, so letters are counted
+    by byte)."""
     letters = non_ascii = 0
     for block in blocks:
         try:
