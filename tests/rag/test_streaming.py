@@ -24,6 +24,12 @@ def lighthouses(keeper: str) -> str:
     return "\n\n".join(["date 2024-05-02 Les phares de Bretagne", *body, *tail]) + "\n"
 
 
+@pytest.fixture(params=["embedded", "server"])
+def chroma_settings(request) -> dict:
+    """Each test against an embedded Chroma and against a real `chroma run` server."""
+    return request.getfixturevalue("server_settings") if request.param == "server" else {}
+
+
 @pytest.fixture
 def small_parts(monkeypatch):
     monkeypatch.setattr(text_loader, "PART_BYTES", 2000)
