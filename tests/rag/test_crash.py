@@ -2,7 +2,8 @@
 ingest gives (same documents and chunks, keyword index in step, no duplicates, no orphans).
 
 Each trial switches a corpus of 15 real articles between two states (every file changed, one
-removed, one added), so the killed ingest adds, replaces and prunes. Its writes to Chroma and to
+removed, one added), so the killed ingest adds, replaces and prunes; each file is read in parts,
+as a large one is, and written a few chunks at a time. Its writes to Chroma and to
 the keyword index are slowed down (a pause after each), so that the kills, spread over the whole
 ingest, land in the middle of writes as often as in loading and embedding."""
 
@@ -32,8 +33,12 @@ ENV = {"RAG_CHUNK_TOKENS": "64", "RAG_CHUNK_OVERLAP_TOKENS": "16"}  # several ch
 def child(data: str, corpus: str, mode: str) -> None:
     """What the test runs in a process: an ingest (``slow``: with slowed writes), and then with
     ``check``, the snapshot of the store."""
+    import ingest.loaders.text
+    import rag.indexer
     from rag import RAG
 
+    ingest.loaders.text.PART_BYTES = 400  # the articles (500-1,500 bytes) are read in parts,
+    rag.indexer.EMBED_BATCH_CHUNKS = 4  # and their chunks written while they are read
     if "slow" in mode:
         _slow_writes()
     with RAG(data_dir=data) as rag:
