@@ -119,7 +119,8 @@ def _parts(texts: Iterator[str]) -> Iterator[str]:
 
 def _cut(text: str) -> int:
     """Where to end a part: after the last paragraph break, line break or space in the text's
-    second half (a part's text is kept to at most 1.5 blocks), else at its end."""
+    second half, else at its end. At most half is carried into the next part, so no part holds
+    more than two blocks' text."""
     half = len(text) // 2
     paragraph = text.rfind("\n\n", half)
     if paragraph >= 0:

@@ -45,7 +45,7 @@ def test_parts_join_into_the_whole_text(tmp_path, small_parts, encoding, newline
     path.write_bytes(newline.join(lines).encode(encoding))
     whole, parts = load(path), parts_of(path)
     assert len(parts) > 3 and "".join(p.text for p in parts) == whole.text
-    assert all(len(p.text) <= 1500 for p in parts)  # at most 1.5 blocks
+    assert all(len(p.text) <= 2000 for p in parts)  # at most two blocks
     assert all(p.text.endswith("\n") for p in parts[:-1])  # cut at line ends
     assert {(p.title, p.date, p.language) for p in parts} == {("Le grand article", "2024-03-01", "fr")}
 
