@@ -13,9 +13,10 @@ from pathlib import Path
 from rag.types import Answer
 
 CONTEXT_CHARS = 280
-WHOLE_TEXT_MAX_BYTES = 4 << 20
-"""Files up to this size have their whole text read once and remembered for their citations."""
 """Characters of the source text shown on each side of a quoted span."""
+WHOLE_TEXT_MAX_BYTES = 4 << 20
+"""Files up to this size (one part of the text loader) have their whole text read once and
+remembered for their citations; larger ones are read a window at a time."""
 
 ABSTAINED_HTML = (
     '<div class="abstained" role="status"><strong>The documents do not contain the answer.</strong>'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape as html_escape
+
 import pytest
 
 from ui.app import parse_filters, plain_history
@@ -104,3 +106,24 @@ def test_a_pdf_citation_shows_its_context_from_the_extracted_text(tmp_path):
     html = sources_html(_answer(doc, start, end, text[start:end], page=2), "q")
     assert "<mark>The budget rose by 4 percent in 2023.</mark>" in html
     assert "Page one intro." in html and "quote alone" not in html
+
+
+def test_a_citation_deep_in_a_large_file_shows_its_context_read_as_a_window(tmp_path, monkeypatch):
+    import ui.render
+
+    import rag
+
+    read = []
+    original = rag.document_text
+    monkeypatch.setattr(rag, "document_text", lambda *a: read.append(a) or original(*a))
+    doc = tmp_path / "journal.txt"
+    filler = "Une ligne du journal de bord, sans rien de notable ce jour-là.\n" * 90_000
+    quote = "Le phare d'Ar-Men fut allumé en 1881."
+    doc.write_text(filler + "Au large de Sein. " + quote + " La mer était calme.\n", encoding="utf-8")
+    assert doc.stat().st_size > ui.render.WHOLE_TEXT_MAX_BYTES
+    start = len(filler) + len("Au large de Sein. ")
+    html = sources_html(_answer(doc, start, start + len(quote), quote), "q")
+    assert f"<mark>{html_escape(quote)}</mark>" in html and "La mer était calme." in html
+    assert "…" in html and "quote alone" not in html
+    window = (start - ui.render.CONTEXT_CHARS, start + len(quote) + ui.render.CONTEXT_CHARS + 1)
+    assert read == [(str(doc), *window)]  # only the window was asked for, not the whole text
