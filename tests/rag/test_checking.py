@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rag.answerers.checking import INSTRUCTION, Claim, SupportChecker, parse_claims
-from rag.answerers.llm import build_messages, fit_passages, passage_block
+from rag.answerers.llm import DEMO, build_messages, fit_passages, passage_block
 from rag.types import Passage
 
 
@@ -112,9 +112,24 @@ def test_passages_are_dropped_whole_lowest_ranked_first(paragraphs):
     full = sum(count(t) for _, t in build_messages(question, paragraphs, "fr"))
     kept = fit_passages(question, paragraphs, "fr", count, budget=full - 5)
     assert kept == paragraphs[: len(kept)] and 0 < len(kept) < len(paragraphs)
-    prompt = build_messages(question, kept, "fr")[1][1]
+    prompt = build_messages(question, kept, "fr")[-1][1]
     assert all(p.text in prompt for p in kept)
     assert fit_passages(question, paragraphs, "fr", count, budget=10) == []
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_worked_example_is_in_the_question_language_and_passes_the_check(checker, language):
+    question = {"fr": "Qui a écrit ce texte ?", "en": "Who wrote this text?"}[language]
+    messages = build_messages(question, [], language)
+    texts, demo_question, demo_answer = DEMO[language]
+    assert [role for role, _ in messages] == ["system", "human", "ai", "human"]
+    assert demo_question in messages[1][1] and messages[2][1] == demo_answer
+    assert messages[-1][1].endswith(f"Question: {question}")
+    demo = [Passage(text=t, source="demo", title="", date=None, page=None, start=0, end=len(t),
+                    score=0.0, language=language) for t in texts]
+    # The example must itself be an answer the check accepts, citing the passage that holds it.
+    checked = checker.check(parse_claims(demo_answer, len(demo)), demo, language)
+    assert checked.unsupported == () and [c.quote for c in checked.citations] == [texts[0]]
 
 
 def test_list_numbers_are_not_claims():
