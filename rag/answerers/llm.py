@@ -3,10 +3,10 @@
 The prompt (``build_messages``) gives the passages as data, numbered, with title and date, then
 tells the model to answer only from them, in the question's language, with the passage number [n]
 after its sentence, and to say it cannot find the answer otherwise; one worked exchange before
-the question shows it how. Passages are dropped whole,
-lowest-ranked first, until instructions, passages, question and answer fit the model's context
-(``fit_passages``, counted in the model's own tokens). What comes back goes through
-``rag.answerers.checking``: no citation a user sees points at a passage that does not hold it.
+the question shows it how. Passages are dropped whole, lowest-ranked first, until instructions,
+passages, question and answer fit the model's context (``fit_passages``, counted in the model's
+own tokens). What comes back goes through ``rag.answerers.checking``: no citation a user sees
+points at a passage that does not hold it.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ passages do not contain the answer, reply exactly: {abstention}
 
 Question: {question}"""
 
-# One worked exchange before the real question, in its language: shown how a cited answer looks,
-# Qwen2.5-Coder-0.5B answered 19 of 40 PIAF dev questions (8 holding the gold answer) instead of
-# 16 (3), often replying a bare "[1]" without it (python -m bench.llm_bench --piaf 40 --squad 40).
+# One worked exchange before the real question, in its language. With it, and ASK after the
+# passages, Qwen2.5-Coder-0.5B answered 19 of 40 PIAF dev questions (8 holding the gold answer)
+# instead of 16 (3); before, it often replied a bare "[1]" (python -m bench.llm_bench --piaf 40).
 DEMO = {
     "fr": (
         ["Le pont de Normandie relie Le Havre à Honfleur. Il a été ouvert à la circulation en "
