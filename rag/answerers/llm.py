@@ -40,15 +40,15 @@ Question: {question}"""
 # instead of 16 (3); before, it often replied a bare "[1]" (python -m bench.llm_bench --piaf 40).
 DEMO = {
     "fr": (
-        ["Le pont de Normandie relie Le Havre à Honfleur. Il a été ouvert à la circulation en "
-         "janvier 1995.",
+        [("Le pont de Normandie relie Le Havre à Honfleur. Il a été ouvert à la circulation en "
+          "janvier 1995."),
          "La Seine traverse Paris et Rouen avant de se jeter dans la Manche."],
         "Quand le pont de Normandie a-t-il été ouvert ?",
         "Le pont de Normandie a été ouvert à la circulation en janvier 1995 [1].",
     ),
     "en": (
-        ["The Normandy Bridge links Le Havre to Honfleur. It was opened to traffic in January "
-         "1995.",
+        [("The Normandy Bridge links Le Havre to Honfleur. It was opened to traffic in January "
+          "1995."),
          "The Seine flows through Paris and Rouen before reaching the English Channel."],
         "When was the Normandy Bridge opened?",
         "The Normandy Bridge was opened to traffic in January 1995 [1].",
@@ -88,15 +88,19 @@ def passage_block(number: int, passage: Passage) -> str:
 
 def build_messages(question: str, passages: list[Passage], language: str) -> list[tuple[str, str]]:
     """System rules, the worked exchange (``DEMO``), then the numbered passages and the question."""
-    texts, demo_question, demo_answer = DEMO[language]
-    demo = [Passage(text=t, source="", title="", date=None, page=None, start=0, end=len(t),
-                    score=0.0, language=language) for t in texts]
+    _, demo_question, demo_answer = DEMO[language]
     return [
         ("system", SYSTEM),
-        ("human", _ask(demo_question, demo, language)),
+        ("human", _ask(demo_question, demo_passages(language), language)),
         ("ai", demo_answer),
         ("human", _ask(question, passages, language)),
     ]
+
+
+def demo_passages(language: str) -> list[Passage]:
+    """The passages of the worked exchange in ``language``, as the model is shown them."""
+    return [Passage(text=t, source="", title="", date=None, page=None, start=0, end=len(t),
+                    score=0.0, language=language) for t in DEMO[language][0]]
 
 
 def _ask(question: str, passages: list[Passage], language: str) -> str:

@@ -7,7 +7,13 @@ import re
 import pytest
 
 from rag.answerers.checking import INSTRUCTION, Claim, SupportChecker, parse_claims
-from rag.answerers.llm import DEMO, build_messages, fit_passages, passage_block
+from rag.answerers.llm import (
+    DEMO,
+    build_messages,
+    demo_passages,
+    fit_passages,
+    passage_block,
+)
 from rag.types import Passage
 
 
@@ -125,8 +131,8 @@ def test_the_worked_example_is_in_the_question_language_and_passes_the_check(che
     assert [role for role, _ in messages] == ["system", "human", "ai", "human"]
     assert demo_question in messages[1][1] and messages[2][1] == demo_answer
     assert messages[-1][1].endswith(f"Question: {question}")
-    demo = [Passage(text=t, source="demo", title="", date=None, page=None, start=0, end=len(t),
-                    score=0.0, language=language) for t in texts]
+    demo = demo_passages(language)
+    assert all(p.text in messages[1][1] for p in demo)
     # The example must itself be an answer the check accepts, citing the passage that holds it.
     checked = checker.check(parse_claims(demo_answer, len(demo)), demo, language)
     assert checked.unsupported == () and [c.quote for c in checked.citations] == [texts[0]]
