@@ -152,7 +152,8 @@ def test_ask_flags_sentences_no_source_supports(capsys, tmp_path):
     from rag.cli import _print_answer
     from rag.types import Answer, Citation
 
-    cite = Citation(1, str(tmp_path / "d.md"), "T", "2024-01", 3, 0, 12, "Paris is big", 1.0)
+    cite = Citation(number=1, source=str(tmp_path / "d.md"), title="T", date="2024-01", page=3,
+                    start=0, end=12, quote="Paris is big", score=1.0)
     _print_answer(Answer("Paris is big [1]. The moon is cheese.", [cite],
                          unsupported=("The moon is cheese.",)))
     out = capsys.readouterr().out
