@@ -9,10 +9,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field
 
 from .errors import FilterError
 from .types import Passage
@@ -103,14 +107,32 @@ def to_document(p: Passage) -> Document:
 
 
 class HybridRetriever(BaseRetriever):
-    """The RAG object's retrieval as a LangChain retriever (Documents carry Passage fields)."""
+    """The RAG object's retrieval as a LangChain retriever (Documents carry Passage fields).
+    ``k`` and ``filters`` are set on the retriever or per call (``invoke(q, k=1)``), the call's
+    winning; unset, the RAG's settings decide."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     rag: object
-    k: int | None = None
+    k: int | None = Field(None, ge=1)
     filters: dict | None = None
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None, filters: dict | None = None,
     ) -> list[Document]:
-        return [to_document(p) for p in self.rag.retrieve(query, k=self.k, filters=self.filters)]
+        # BaseRetriever.invoke hands its keyword arguments on to here, not to a field
+        k = self.k if k is None else k
+        if k is not None and k < 1:
+            raise ValueError(f"k must be at least 1, not {k}")
+        filters = self.filters if filters is None else filters
+        return [to_document(p) for p in self.rag.retrieve(query, k=k, filters=filters)]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None, filters: dict | None = None,
+    ) -> list[Document]:
+        # the inherited one takes neither: ainvoke(q, k=1) raised TypeError
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(),
+            k=k, filters=filters,
+        )
