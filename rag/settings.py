@@ -158,7 +158,7 @@ class Settings(BaseSettings):
 
 
 def describe() -> list[tuple[str, str, str, str]]:
-    """(name, env var, default, description) for every setting: the README's table and --help."""
+    """(name, env var, default, description) for every setting: docs/settings.md and `rag settings`."""
     rows = []
     for name, f in Settings.model_fields.items():
         default = f.default if f.default is not None else "—"
