@@ -121,9 +121,7 @@ class HybridRetriever(BaseRetriever):
         k: int | None = None, filters: dict | None = None,
     ) -> list[Document]:
         # BaseRetriever.invoke hands its keyword arguments on to here, not to a field
-        k = self.k if k is None else k
-        if k is not None and k < 1:
-            raise ValueError(f"k must be at least 1, not {k}")
+        k = self.k if k is None else k  # RAG.retrieve refuses k < 1
         filters = self.filters if filters is None else filters
         return [to_document(p) for p in self.rag.retrieve(query, k=k, filters=filters)]
 

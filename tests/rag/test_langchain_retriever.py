@@ -91,5 +91,5 @@ async def test_call_arguments_win_over_the_retrievers_own(corpus):
     only = next(iter(texts))
     docs = retriever.invoke(QUESTION, filters={"sources": [only]})
     assert docs and {d.metadata["source"] for d in docs} == {only}
-    with pytest.raises(ValueError, match="k must be at least 1"):
+    with pytest.raises(ValueError, match="k must be a positive whole number"):
         retriever.invoke(QUESTION, k=0)
