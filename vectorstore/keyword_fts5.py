@@ -316,7 +316,8 @@ class KeywordIndex:
     def _insert(conn: sqlite3.Connection, docs: list[_Doc]) -> None:
         if not docs:
             return
-        existing = conn.execute(f"SELECT rid FROM chunks WHERE id IN ({_JSON_IDS})", (json.dumps([d.id for d in docs]),))
+        ids = json.dumps([d.id for d in docs])
+        existing = conn.execute(f"SELECT rid FROM chunks WHERE id IN ({_JSON_IDS})", (ids,))
         KeywordIndex._remove(conn, [rid for (rid,) in existing.fetchall()])
         rows = []
         for doc in docs:
@@ -364,23 +365,28 @@ class KeywordIndex:
         if k <= 0 or not terms or sources == []:
             return []
         params: dict[str, object] = {"q": _match(terms), "k": k}
-        where = []
-        if sources is not None:
-            where.append(f"c.source IN ({_JSON_SOURCES})")
+        restrict = ""
+        if sources is not None:  # usually selective: checked on each match before it is scored
+            # (the unary + keeps the IN a filter: as a constraint on FTS5's rowid, SQLite would
+            # run the whole query once per chunk of the sources)
+            restrict = f"AND +t.rowid IN (SELECT rid FROM chunks WHERE source IN ({_JSON_SOURCES}))"
             params["sources"] = json.dumps(sources)
+        dates = []  # usually broad: checked on each match through a join
         if date_from is not None:
-            where.append("substr(c.date, 1, length(:date_from)) >= substr(:date_from, 1, length(c.date))")
+            dates.append("substr(c.date, 1, length(:date_from)) >= substr(:date_from, 1, length(c.date))")
             params["date_from"] = date_from
         if date_to is not None:
-            where.append("substr(c.date, 1, length(:date_to)) <= substr(:date_to, 1, length(c.date))")
+            dates.append("substr(c.date, 1, length(:date_to)) <= substr(:date_to, 1, length(c.date))")
             params["date_to"] = date_to
-        if where:
+        # ORDER BY two terms: SQLite sorts, and asks FTS5 for the rank of the matches that pass
+        # the filters only.
+        if dates:
             sql = f"""SELECT c.id, -t.rank FROM terms t JOIN chunks c ON c.rid = t.rowid
-                WHERE t.terms MATCH :q AND {' AND '.join(where)} ORDER BY t.rank, t.rowid LIMIT :k"""
+                WHERE t.terms MATCH :q {restrict} AND {' AND '.join(dates)} ORDER BY t.rank, t.rowid LIMIT :k"""
         else:
-            sql = """SELECT c.id, -t.score FROM (SELECT rowid AS rid, rank AS score FROM terms
-                WHERE terms MATCH :q ORDER BY rank, rowid LIMIT :k) t JOIN chunks c ON c.rid = t.rid
-                ORDER BY t.score, t.rid"""
+            sql = f"""SELECT c.id, -t.score FROM (SELECT t.rowid AS rid, t.rank AS score FROM terms t
+                WHERE t.terms MATCH :q {restrict} ORDER BY t.rank, t.rowid LIMIT :k) t
+                JOIN chunks c ON c.rid = t.rid ORDER BY t.score, t.rid"""
         with self._transaction("BEGIN") as conn:
             return conn.execute(sql, params).fetchall()
 
