@@ -64,31 +64,47 @@ def meta(source="a.txt", language="fr", date=None):
 
 
 def dump(path) -> dict:
-    """Every table, read through a separate connection."""
+    """Every table, and every term instance the FTS5 index holds, read through a separate connection."""
     with sqlite3.connect(path) as conn:
+        conn.execute("CREATE VIRTUAL TABLE temp.instances USING fts5vocab(main, terms, instance)")
         return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-            for table in ("chunks", "terms", "postings", "stats")
+            "chunks": conn.execute("SELECT * FROM chunks ORDER BY 1").fetchall(),
+            "terms": conn.execute("SELECT rowid, analysed FROM terms ORDER BY 1").fetchall(),
+            "index": conn.execute("SELECT * FROM temp.instances ORDER BY 1, 2, 4").fetchall(),
+            "stats": [fts5_stats(conn)],
+            "versions": conn.execute("SELECT * FROM versions ORDER BY 1").fetchall(),
         }
 
 
+def fts5_stats(conn) -> tuple[int, int]:
+    """(N, total length in terms) as FTS5 maintains them for bm25(): the 'averages' record,
+    empty until the first write."""
+    blob = conn.execute("SELECT block FROM terms_data WHERE id = 1").fetchone()[0]
+    values, value = [], 0
+    for byte in blob:  # SQLite varints (at most 8 bytes here)
+        value = value << 7 | byte & 0x7F
+        if byte < 0x80:
+            values.append(value)
+            value = 0
+    return (values[0], values[1]) if values else (0, 0)
+
+
 def check_consistent(path) -> None:
-    """Maintained stats, df and postings equal a recomputation from the stored chunks."""
+    """FTS5's index, lengths and stats equal a recomputation from the stored chunks' terms."""
     with sqlite3.connect(path) as conn:
-        n, total = conn.execute("SELECT n, total_length FROM stats").fetchone()
-        assert (n, total) == conn.execute("SELECT count(*), coalesce(sum(length), 0) FROM chunks").fetchone()
-        df = dict(conn.execute("SELECT tid, count(*) FROM postings GROUP BY tid"))
-        assert df == dict(conn.execute("SELECT tid, df FROM terms"))
-        lengths = dict(conn.execute("SELECT rid, length FROM chunks WHERE length > 0"))
-        assert lengths == dict(conn.execute("SELECT rid, sum(tf) FROM postings GROUP BY rid"))
-        mismatched = "SELECT count(*) FROM postings p JOIN chunks c USING (rid) WHERE p.dl != c.length"
-        assert conn.execute(mismatched).fetchone()[0] == 0
-        orphans = "SELECT count(*) FROM postings WHERE rid NOT IN (SELECT rid FROM chunks)"
-        assert conn.execute(orphans).fetchone()[0] == 0
+        conn.execute("INSERT INTO terms (terms) VALUES ('integrity-check')")  # raises if not
+        contents = dict(conn.execute("SELECT rowid, analysed FROM terms"))
+        assert set(contents) == {rid for (rid,) in conn.execute("SELECT rid FROM chunks")}
+        lengths = {rid: len(text.split()) for rid, text in contents.items()}
+        assert fts5_stats(conn) == (len(contents), sum(lengths.values()))
+        conn.execute("CREATE VIRTUAL TABLE temp.instances USING fts5vocab(main, terms, instance)")
+        indexed = Counter(rid for (rid,) in conn.execute("SELECT doc FROM temp.instances"))
+        assert indexed == Counter({rid: n for rid, n in lengths.items() if n})
 
 
 def bm25(corpus: dict[str, list[str]], query_terms: set[str]) -> dict[str, float]:
-    """Textbook BM25 (k1=1.2, b=0.75, Lucene idf), written independently of the index."""
+    """BM25 as FTS5's bm25() computes it (k1=1.2, b=0.75, idf log((N - df + 0.5) / (df + 0.5))
+    floored at 1e-6), written independently of the index."""
     n = len(corpus)
     avgdl = sum(map(len, corpus.values())) / n
     scores = {}
@@ -98,7 +114,7 @@ def bm25(corpus: dict[str, list[str]], query_terms: set[str]) -> dict[str, float
         for term in query_terms:
             if tf[term]:
                 df = sum(term in other for other in corpus.values())
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                idf = max(1e-6, math.log((n - df + 0.5) / (df + 0.5)))
                 score += idf * tf[term] * 2.2 / (tf[term] + 1.2 * (0.25 + 0.75 * len(terms) / avgdl))
         if score:
             scores[doc] = score
@@ -190,7 +206,7 @@ def test_add_delete_replace_keep_stats_exact(index):
     check_consistent(index.path)
     assert index.count() == 2
     index.delete(["b1", "empty"])
-    assert dump(index.path)["terms"] == [] and dump(index.path)["stats"] == [(0, 0, 0)]
+    assert dump(index.path)["terms"] == dump(index.path)["index"] == [] and dump(index.path)["stats"] == [(0, 0)]
 
 
 def test_invalid_input_is_rejected(index):
