@@ -16,7 +16,7 @@ Every write (add, delete, replace) updates the tables in one transaction. Scorin
 ``bm25()`` (k1 = 1.2, b = 0.75; it returns minus the score, lower is better): its idf is
 ``log((N - df + 0.5) / (df + 0.5))``, floored at 1e-6, so a term in half the chunks or more
 counts for (almost) nothing. It replaced BM25 computed in SQL over tables of terms and
-postings (format 1): on PIAF dev the fused retriever's hit@5
+postings (format 1, converted in place when opened): on PIAF dev the fused retriever's hit@5
 was the same (0.924 against 0.923, 3,901 questions) and at 100k chunks search p50 was 0.87x,
 adding 2.4x as fast, the file 0.56x the size (``bench/keyword_bench.py`` while both were in
 the tree: ``git log -- vectorstore/keyword_fts5.py``).
@@ -32,7 +32,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from itertools import islice
+from itertools import groupby, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,7 +42,8 @@ from .textproc import ANALYZER_VERSION, analyze, rules_for
 log = logging.getLogger(__name__)
 
 _SCHEMA_VERSION = 2
-# Stored in PRAGMA user_version: a file written with other tables or other analysis is reset.
+# Stored in PRAGMA user_version: a file written with other tables or other analysis is reset
+# (but for format 1, converted).
 _VERSION = _SCHEMA_VERSION * 1000 + ANALYZER_VERSION
 _DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 
@@ -55,8 +57,10 @@ _SCHEMA = (
         digest BLOB NOT NULL)""",
     "CREATE INDEX chunks_source ON chunks(source)",
     "CREATE VIRTUAL TABLE terms USING fts5(analysed, tokenize = 'ascii')",
-    "CREATE TABLE versions (source TEXT PRIMARY KEY, version TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS versions (source TEXT PRIMARY KEY, version TEXT NOT NULL)",
 )
+# Format 1: BM25 computed in SQL over tables of terms and postings, with the same analysis.
+_FORMAT_1 = 1000 + ANALYZER_VERSION
 
 _JSON_IDS = "SELECT value FROM json_each(?)"
 _JSON_SOURCES = "SELECT value FROM json_each(:sources)"
@@ -120,6 +124,28 @@ def _match(terms: list[str]) -> str:
     return " OR ".join(f'"{term}"' for term in terms)
 
 
+def _convert_format_1(conn: sqlite3.Connection) -> None:
+    """Rewrite a file of format 1 in place: each chunk's terms come from its postings (in
+    another order: bm25() does not use positions), so the index keeps its chunks, versions and
+    scores without its texts, which it does not hold, being analysed again."""
+    conn.execute("ALTER TABLE terms RENAME TO terms_1")
+    for statement in _SCHEMA[2:]:
+        conn.execute(statement)
+    postings = conn.execute(
+        "SELECT p.rid, t.term, p.tf FROM postings p JOIN terms_1 t USING (tid) ORDER BY p.rid, p.tid"
+    )
+    conn.executemany(
+        "INSERT INTO terms (rowid, analysed) VALUES (?, ?)",
+        ((rid, " ".join(" ".join([term] * tf) for _, term, tf in group))
+         for rid, group in groupby(postings, key=itemgetter(0))),
+    )
+    conn.execute("INSERT INTO terms (rowid, analysed) SELECT rid, '' FROM chunks WHERE length = 0")
+    conn.execute("ALTER TABLE chunks DROP COLUMN length")
+    conn.execute("ALTER TABLE chunks DROP COLUMN terms")
+    for table in ("terms_1", "postings", "stats"):
+        conn.execute(f"DROP TABLE {table}")
+
+
 def _drop_all(conn: sqlite3.Connection) -> None:
     """Drop every table of a file in another format (virtual ones first: they drop their shadows)."""
     rows = conn.execute("SELECT name, sql LIKE 'CREATE VIRTUAL%' FROM sqlite_master WHERE type = 'table'")
@@ -143,13 +169,16 @@ class KeywordIndex:
         self._closed = False
         with self._transaction("BEGIN IMMEDIATE") as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version != _VERSION:
+            if version == _FORMAT_1:
+                log.info("%s: converting the keyword index to FTS5", self.path)
+                _convert_format_1(conn)
+            elif version != _VERSION:
                 if version:
                     log.warning("%s: index format %s != %s, resetting it", self.path, version, _VERSION)
                     _drop_all(conn)
                 for statement in _SCHEMA:
                     conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {_VERSION}")
+            conn.execute(f"PRAGMA user_version = {_VERSION}")
 
     # -- connections and transactions ------------------------------------------------
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from array import array
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vectorstore.keyword import KeywordIndex
-from vectorstore.textproc import analyze, rules_for
+from vectorstore.textproc import ANALYZER_VERSION, analyze, rules_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -457,3 +458,67 @@ def test_replace_sources_streams_items_in_batches_in_one_transaction(index):
     assert index.versions() == {"a.txt": "v2", "b.txt": "v3"}
     assert index.versions(["b.txt", "c.txt"]) == {"b.txt": "v3"}
     check_consistent(index.path)
+
+
+# -- the format before FTS5 ---------------------------------------------------------------
+
+FORMAT_1 = (  # BM25 computed in SQL over these tables; an index opening such a file converts it
+    """CREATE TABLE chunks (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+        date TEXT, language TEXT NOT NULL, length INTEGER NOT NULL, digest BLOB NOT NULL, terms BLOB NOT NULL)""",
+    "CREATE INDEX chunks_source ON chunks(source)",
+    "CREATE TABLE terms (tid INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE, df INTEGER NOT NULL)",
+    """CREATE TABLE postings (tid INTEGER NOT NULL, rid INTEGER NOT NULL, tf INTEGER NOT NULL,
+        dl INTEGER NOT NULL, PRIMARY KEY (tid, rid)) WITHOUT ROWID""",
+    "CREATE TABLE stats (one INTEGER PRIMARY KEY CHECK (one = 0), n INTEGER NOT NULL, total_length INTEGER NOT NULL)",
+    "CREATE TABLE versions (source TEXT PRIMARY KEY, version TEXT NOT NULL)",
+)
+
+
+def write_format_1(path, chunks, digests: dict[str, bytes], versions: dict[str, str]) -> None:
+    """A file as format 1 wrote it, holding `chunks` (id, text, metadata) and `versions`."""
+    tids: dict[str, int] = {}
+    df: Counter[str] = Counter()
+    with sqlite3.connect(path) as conn:
+        for statement in FORMAT_1:
+            conn.execute(statement)
+        for rid, (chunk_id, text, m) in enumerate(chunks, start=1):
+            tf = Counter(analyze(text, m["language"]))
+            df.update(tf.keys())
+            doc_tids = [tids.setdefault(term, len(tids) + 1) for term in tf]
+            conn.execute(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rid, chunk_id, m["source"], m.get("date"), rules_for(m["language"]), tf.total(),
+                 digests[chunk_id], array("i", doc_tids).tobytes()),
+            )
+            conn.executemany("INSERT INTO postings VALUES (?, ?, ?, ?)",
+                             [(tid, rid, n, tf.total()) for tid, n in zip(doc_tids, tf.values())])
+        conn.executemany("INSERT INTO terms VALUES (?, ?, ?)", [(tid, t, df[t]) for t, tid in tids.items()])
+        conn.execute("INSERT INTO stats VALUES (0, ?, (SELECT sum(length) FROM chunks))", (len(chunks),))
+        conn.executemany("INSERT INTO versions VALUES (?, ?)", versions.items())
+        conn.execute(f"PRAGMA user_version = {1000 + ANALYZER_VERSION}")
+
+
+def test_a_format_1_file_is_converted_in_place(tmp_path):
+    chunks = [(i, text, meta("a.txt" if i < "f" else "b.txt", lang, "2021")) for i, (text, lang) in CORPUS.items()]
+    chunks.append(("empty", "", meta("b.txt")))
+    versions = {"a.txt": "v1", "b.txt": "v2"}
+    with KeywordIndex(tmp_path / "fresh.sqlite3") as fresh:
+        fresh.sync_from(chunks, versions=versions)
+        with sqlite3.connect(fresh.path) as conn:
+            digests = dict(conn.execute("SELECT id, digest FROM chunks"))
+        path = tmp_path / "format1.sqlite3"
+        write_format_1(path, chunks, digests, versions)
+        with KeywordIndex(path) as idx:
+            assert idx.ids() == fresh.ids() and idx.count() == len(chunks)
+            assert idx.versions() == versions
+            for query in QUERIES:
+                for filters in ({}, {"sources": ["b.txt"]}, {"date_from": "2021"}):
+                    got, want = idx.search(query, 10, **filters), fresh.search(query, 10, **filters)
+                    assert dict(got) == pytest.approx(dict(want), rel=1e-12)
+            assert idx.sync_from(chunks, versions=versions) == (0, 0)  # nothing to re-analyse
+            idx.add(["new"], ["Un chat nouveau."], [meta("b.txt")])
+            assert idx.search("nouveau", 5)[0][0] == "new"
+    check_consistent(path)
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {t for t in tables if not t.startswith("terms_")} == {"chunks", "terms", "versions"}
