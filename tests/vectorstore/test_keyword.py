@@ -4,6 +4,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from array import array
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vectorstore.keyword import KeywordIndex
-from vectorstore.textproc import analyze, rules_for
+from vectorstore.textproc import ANALYZER_VERSION, analyze, rules_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,31 +65,47 @@ def meta(source="a.txt", language="fr", date=None):
 
 
 def dump(path) -> dict:
-    """Every table, read through a separate connection."""
+    """Every table, and every term instance the FTS5 index holds, read through a separate connection."""
     with sqlite3.connect(path) as conn:
+        conn.execute("CREATE VIRTUAL TABLE temp.instances USING fts5vocab(main, terms, instance)")
         return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-            for table in ("chunks", "terms", "postings", "stats")
+            "chunks": conn.execute("SELECT * FROM chunks ORDER BY 1").fetchall(),
+            "terms": conn.execute("SELECT rowid, analysed FROM terms ORDER BY 1").fetchall(),
+            "index": conn.execute("SELECT * FROM temp.instances ORDER BY 1, 2, 4").fetchall(),
+            "stats": [fts5_stats(conn)],
+            "versions": conn.execute("SELECT * FROM versions ORDER BY 1").fetchall(),
         }
 
 
+def fts5_stats(conn) -> tuple[int, int]:
+    """(N, total length in terms) as FTS5 maintains them for bm25(): the 'averages' record,
+    empty until the first write."""
+    blob = conn.execute("SELECT block FROM terms_data WHERE id = 1").fetchone()[0]
+    values, value = [], 0
+    for byte in blob:  # SQLite varints (at most 8 bytes here)
+        value = value << 7 | byte & 0x7F
+        if byte < 0x80:
+            values.append(value)
+            value = 0
+    return (values[0], values[1]) if values else (0, 0)
+
+
 def check_consistent(path) -> None:
-    """Maintained stats, df and postings equal a recomputation from the stored chunks."""
+    """FTS5's index, lengths and stats equal a recomputation from the stored chunks' terms."""
     with sqlite3.connect(path) as conn:
-        n, total = conn.execute("SELECT n, total_length FROM stats").fetchone()
-        assert (n, total) == conn.execute("SELECT count(*), coalesce(sum(length), 0) FROM chunks").fetchone()
-        df = dict(conn.execute("SELECT tid, count(*) FROM postings GROUP BY tid"))
-        assert df == dict(conn.execute("SELECT tid, df FROM terms"))
-        lengths = dict(conn.execute("SELECT rid, length FROM chunks WHERE length > 0"))
-        assert lengths == dict(conn.execute("SELECT rid, sum(tf) FROM postings GROUP BY rid"))
-        mismatched = "SELECT count(*) FROM postings p JOIN chunks c USING (rid) WHERE p.dl != c.length"
-        assert conn.execute(mismatched).fetchone()[0] == 0
-        orphans = "SELECT count(*) FROM postings WHERE rid NOT IN (SELECT rid FROM chunks)"
-        assert conn.execute(orphans).fetchone()[0] == 0
+        conn.execute("INSERT INTO terms (terms) VALUES ('integrity-check')")  # raises if not
+        contents = dict(conn.execute("SELECT rowid, analysed FROM terms"))
+        assert set(contents) == {rid for (rid,) in conn.execute("SELECT rid FROM chunks")}
+        lengths = {rid: len(text.split()) for rid, text in contents.items()}
+        assert fts5_stats(conn) == (len(contents), sum(lengths.values()))
+        conn.execute("CREATE VIRTUAL TABLE temp.instances USING fts5vocab(main, terms, instance)")
+        indexed = Counter(rid for (rid,) in conn.execute("SELECT doc FROM temp.instances"))
+        assert indexed == Counter({rid: n for rid, n in lengths.items() if n})
 
 
 def bm25(corpus: dict[str, list[str]], query_terms: set[str]) -> dict[str, float]:
-    """Textbook BM25 (k1=1.2, b=0.75, Lucene idf), written independently of the index."""
+    """BM25 as FTS5's bm25() computes it (k1=1.2, b=0.75, idf log((N - df + 0.5) / (df + 0.5))
+    floored at 1e-6), written independently of the index."""
     n = len(corpus)
     avgdl = sum(map(len, corpus.values())) / n
     scores = {}
@@ -98,7 +115,7 @@ def bm25(corpus: dict[str, list[str]], query_terms: set[str]) -> dict[str, float
         for term in query_terms:
             if tf[term]:
                 df = sum(term in other for other in corpus.values())
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                idf = max(1e-6, math.log((n - df + 0.5) / (df + 0.5)))
                 score += idf * tf[term] * 2.2 / (tf[term] + 1.2 * (0.25 + 0.75 * len(terms) / avgdl))
         if score:
             scores[doc] = score
@@ -190,7 +207,7 @@ def test_add_delete_replace_keep_stats_exact(index):
     check_consistent(index.path)
     assert index.count() == 2
     index.delete(["b1", "empty"])
-    assert dump(index.path)["terms"] == [] and dump(index.path)["stats"] == [(0, 0, 0)]
+    assert dump(index.path)["terms"] == dump(index.path)["index"] == [] and dump(index.path)["stats"] == [(0, 0)]
 
 
 def test_invalid_input_is_rejected(index):
@@ -441,3 +458,67 @@ def test_replace_sources_streams_items_in_batches_in_one_transaction(index):
     assert index.versions() == {"a.txt": "v2", "b.txt": "v3"}
     assert index.versions(["b.txt", "c.txt"]) == {"b.txt": "v3"}
     check_consistent(index.path)
+
+
+# -- the format before FTS5 ---------------------------------------------------------------
+
+FORMAT_1 = (  # BM25 computed in SQL over these tables; an index opening such a file converts it
+    """CREATE TABLE chunks (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+        date TEXT, language TEXT NOT NULL, length INTEGER NOT NULL, digest BLOB NOT NULL, terms BLOB NOT NULL)""",
+    "CREATE INDEX chunks_source ON chunks(source)",
+    "CREATE TABLE terms (tid INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE, df INTEGER NOT NULL)",
+    """CREATE TABLE postings (tid INTEGER NOT NULL, rid INTEGER NOT NULL, tf INTEGER NOT NULL,
+        dl INTEGER NOT NULL, PRIMARY KEY (tid, rid)) WITHOUT ROWID""",
+    "CREATE TABLE stats (one INTEGER PRIMARY KEY CHECK (one = 0), n INTEGER NOT NULL, total_length INTEGER NOT NULL)",
+    "CREATE TABLE versions (source TEXT PRIMARY KEY, version TEXT NOT NULL)",
+)
+
+
+def write_format_1(path, chunks, digests: dict[str, bytes], versions: dict[str, str]) -> None:
+    """A file as format 1 wrote it, holding `chunks` (id, text, metadata) and `versions`."""
+    tids: dict[str, int] = {}
+    df: Counter[str] = Counter()
+    with sqlite3.connect(path) as conn:
+        for statement in FORMAT_1:
+            conn.execute(statement)
+        for rid, (chunk_id, text, m) in enumerate(chunks, start=1):
+            tf = Counter(analyze(text, m["language"]))
+            df.update(tf.keys())
+            doc_tids = [tids.setdefault(term, len(tids) + 1) for term in tf]
+            conn.execute(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rid, chunk_id, m["source"], m.get("date"), rules_for(m["language"]), tf.total(),
+                 digests[chunk_id], array("i", doc_tids).tobytes()),
+            )
+            conn.executemany("INSERT INTO postings VALUES (?, ?, ?, ?)",
+                             [(tid, rid, n, tf.total()) for tid, n in zip(doc_tids, tf.values())])
+        conn.executemany("INSERT INTO terms VALUES (?, ?, ?)", [(tid, t, df[t]) for t, tid in tids.items()])
+        conn.execute("INSERT INTO stats VALUES (0, ?, (SELECT sum(length) FROM chunks))", (len(chunks),))
+        conn.executemany("INSERT INTO versions VALUES (?, ?)", versions.items())
+        conn.execute(f"PRAGMA user_version = {1000 + ANALYZER_VERSION}")
+
+
+def test_a_format_1_file_is_converted_in_place(tmp_path):
+    chunks = [(i, text, meta("a.txt" if i < "f" else "b.txt", lang, "2021")) for i, (text, lang) in CORPUS.items()]
+    chunks.append(("empty", "", meta("b.txt")))
+    versions = {"a.txt": "v1", "b.txt": "v2"}
+    with KeywordIndex(tmp_path / "fresh.sqlite3") as fresh:
+        fresh.sync_from(chunks, versions=versions)
+        with sqlite3.connect(fresh.path) as conn:
+            digests = dict(conn.execute("SELECT id, digest FROM chunks"))
+        path = tmp_path / "format1.sqlite3"
+        write_format_1(path, chunks, digests, versions)
+        with KeywordIndex(path) as idx:
+            assert idx.ids() == fresh.ids() and idx.count() == len(chunks)
+            assert idx.versions() == versions
+            for query in QUERIES:
+                for filters in ({}, {"sources": ["b.txt"]}, {"date_from": "2021"}):
+                    got, want = idx.search(query, 10, **filters), fresh.search(query, 10, **filters)
+                    assert dict(got) == pytest.approx(dict(want), rel=1e-12)
+            assert idx.sync_from(chunks, versions=versions) == (0, 0)  # nothing to re-analyse
+            idx.add(["new"], ["Un chat nouveau."], [meta("b.txt")])
+            assert idx.search("nouveau", 5)[0][0] == "new"
+    check_consistent(path)
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {t for t in tables if not t.startswith("terms_")} == {"chunks", "terms", "versions"}
