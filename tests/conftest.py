@@ -1,4 +1,8 @@
-"""Test isolation: every test runs in its own tmp_path, with no model hub reachable."""
+"""Test isolation: every test runs in its own tmp_path, with no model hub reachable.
+
+Everything the tests read lives in ``tests/data`` (texts written for the project, see its
+README), so a clone without ``../shared`` runs every test. Under ``CI=true`` a missing tool or
+model (Chromium, llama.cpp, the GGUF model) fails the tests that need it; elsewhere it skips them."""
 
 import os
 from pathlib import Path
@@ -8,7 +12,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
+NEWS_FR = DATA / "news-fr"  # one dated French article, in the shape of ../shared/corpus/news-fr
+EVAL = DATA / "eval"  # question sets in the ../shared/eval format: villes-fr, harbours-en
 
 
 @pytest.fixture(autouse=True)
@@ -19,10 +25,3 @@ def _isolated(tmp_path, monkeypatch):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
     yield
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not present")
-    return SHARED

@@ -33,8 +33,7 @@ def reference(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def corpus() -> list[str]:
-    shared = ROOT.parent / "shared"
-    texts = varied_texts(shared if shared.is_dir() else None)
+    texts = varied_texts()
     assert len(texts) >= 500
     return texts
 

@@ -30,8 +30,7 @@ def torch_e5():
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    shared = ROOT.parent / "shared"
-    every = varied_texts(shared if shared.is_dir() else None)
+    every = varied_texts()
     return every[::4] + sorted(every, key=len)[-6:]  # a sample, and the longest ones
 
 
