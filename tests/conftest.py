@@ -4,8 +4,10 @@ Everything the tests read lives in ``tests/data`` (texts written for the project
 README), so a clone without ``../shared`` runs every test. Under ``CI=true`` a missing tool or
 model (Chromium, llama.cpp, the GGUF model) fails the tests that need it; elsewhere it skips them."""
 
+import importlib.util
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,6 +17,21 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 DATA = Path(__file__).resolve().parent / "data"
 NEWS_FR = DATA / "news-fr"  # one dated French article, in the shape of ../shared/corpus/news-fr
 EVAL = DATA / "eval"  # question sets in the ../shared/eval format: villes-fr, harbours-en
+IN_CI = os.environ.get("CI") == "true"
+
+
+def missing(what: str) -> NoReturn:
+    """A tool or model a test needs is not installed: skip it on a developer's machine, fail it
+    under CI=true (where `make test` installs everything, so a skip would hide a broken setup)."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: a missing dependency is a failure, not a skip)", pytrace=False)
+    pytest.skip(what)
+
+
+def require_module(name: str, what: str) -> None:
+    """Skip (fail under CI=true) unless ``name`` can be imported."""
+    if importlib.util.find_spec(name) is None:
+        missing(what)
 
 
 @pytest.fixture(autouse=True)

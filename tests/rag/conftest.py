@@ -13,10 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NEWS_FR
+from tests.conftest import NEWS_FR, missing, require_module
 from vectorstore.embeddings import SentenceTransformerEmbedder
 
 ARTICLE_QUESTION = "Quand commenceront les pourparlers entre la Russie et les États-Unis ?"
+
+
+def require_llama() -> None:
+    """llama-cpp-python and the default GGUF model (`make llm` installs both): without them the
+    LLM tests are skipped on a developer's machine, and fail under CI=true."""
+    from rag.llms import LLMError, gguf_path
+
+    require_module("llama_cpp", "llama-cpp-python is not installed (`make llm` installs it; `make test` does)")
+    try:
+        gguf_path(None)
+    except LLMError as exc:
+        missing(str(exc))
 
 
 class CountingEmbedder:
