@@ -6,8 +6,9 @@ model (Chromium, llama.cpp, the GGUF model) fails the tests that need it; elsewh
 
 import importlib.util
 import os
+import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 import pytest
 
@@ -32,6 +33,16 @@ def require_module(name: str, what: str) -> None:
     """Skip (fail under CI=true) unless ``name`` can be imported."""
     if importlib.util.find_spec(name) is None:
         missing(what)
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = 60.0, what: str = "") -> None:
+    """Poll ``condition`` until it holds. ``timeout`` only bounds a hang (it is no speed check):
+    a test waits on what it needs instead of sleeping a fixed time and hoping it happened."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout:.0f} s: {what or condition}")
+        time.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)
