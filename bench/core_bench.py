@@ -116,6 +116,13 @@ class CachedQueries:
             self._cache[text] = self._embedder.embed_query(text)
         return self._cache[text]
 
+    def encode(self, texts: list[str], *, query: bool = False):
+        if not query:
+            return self._embedder.encode(texts)
+        import numpy as np
+
+        return np.array([self.embed_query(t) for t in texts], dtype=np.float32)
+
     def __getattr__(self, name):
         return getattr(self._embedder, name)
 
@@ -125,14 +132,9 @@ def stored_chunks(store) -> list[tuple[str, int, str]]:
     text the ingest embedded, i.e. the chunk with its document's title (``contextual_text``)."""
     from vectorstore.store import contextual_text
 
-    out, offset = [], 0
-    while True:
-        res = store.collection.get(include=["documents", "metadatas"], limit=2000, offset=offset)
-        out.extend((m["source"], m["chunk_index"], contextual_text(d, m))
-                   for m, d in zip(res["metadatas"], res["documents"]))
-        if len(res["ids"]) < 2000:
-            break
-        offset += 2000
+    out = []
+    for source, doc in sorted(store.documents().items()):
+        out.extend((source, c.index, contextual_text(c)) for c in store.chunks(source, doc.doc_hash))
     out.sort(key=lambda x: (x[0], x[1]))
     return out
 
@@ -198,7 +200,7 @@ def ingest_run(RAG, embedder, docs: Path, folder: Path, *, bare: bool = True, **
     with timed_calls(embedder, ["encode", "count_tokens"], totals):
         store = rag.store
         t_store = time.perf_counter() - t0
-        with timed_calls(store, ["write_chunks", "commit_documents"], totals):
+        with timed_calls(store, ["add", "commit"], totals):
             report = rag.ingest([docs])
     ingest_s = time.perf_counter() - t0
     assert not report.failed, report.failed
@@ -223,7 +225,7 @@ def ingest_run(RAG, embedder, docs: Path, folder: Path, *, bare: bool = True, **
         "mean_chars": statistics.mean(len(t) for t in texts),
         "ingest_s": ingest_s, "bare_s": bare_s, "ratio": ingest_s / bare_s,
         "encode_in_ingest_s": totals.get("encode", 0.0), "count_tokens_s": totals.get("count_tokens", 0.0),
-        "store_write_s": totals.get("write_chunks", 0.0) + totals.get("commit_documents", 0.0), "open_store_s": t_store,
+        "store_write_s": totals.get("add", 0.0) + totals.get("commit", 0.0), "open_store_s": t_store,
         "reingest_s": reingest_s, "speedup": ingest_s / reingest_s,
     }
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __all__ = [
-    "RAG", "Answer", "Citation", "Passage", "Settings", "IngestReport", "Filters", "supported_suffixes",
-    "document_text",
+    "RAG", "Answer", "Citation", "Passage", "Settings", "IngestReport", "Filters", "RagError",
+    "supported_suffixes", "document_text",
 ]
 
 if TYPE_CHECKING:
     from .api import RAG
+    from .errors import RagError
     from .indexer import IngestReport, document_text, supported_suffixes
     from .retriever import Filters
     from .settings import Settings
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "RAG": "api", "Answer": "types", "Citation": "types", "Passage": "types",
     "Settings": "settings", "IngestReport": "indexer", "Filters": "retriever",
-    "supported_suffixes": "indexer", "document_text": "indexer",
+    "supported_suffixes": "indexer", "document_text": "indexer", "RagError": "errors",
 }
 
 

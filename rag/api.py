@@ -9,11 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import UsageError
 from .indexer import IngestReport, Progress
 from .settings import Settings
 from .types import Answer, Passage
 
 if TYPE_CHECKING:
+    from vectorstore.embeddings import Embedder
+    from vectorstore.store import ChunkStore, StoredDocument
+
+    from .answerers import Answerer
     from .doctor import DoctorReport
 
 log = logging.getLogger(__name__)
@@ -32,8 +37,8 @@ class RAG:
     Everything heavy is created on first use.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, *, embedder=None, client=None,
-                 answerer=None, **settings):
+    def __init__(self, data_dir: str | Path | None = None, *, embedder: Embedder | None = None,
+                 client=None, answerer: Answerer | None = None, **settings):
         if data_dir is not None:
             settings["data_dir"] = Path(data_dir)
         self.settings = Settings(**settings)
@@ -44,7 +49,7 @@ class RAG:
 
     # -- parts, built lazily ---------------------------------------------------------------
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from .factory import make_embedder
 
@@ -52,7 +57,7 @@ class RAG:
         return self._embedder
 
     @property
-    def store(self):
+    def store(self) -> ChunkStore:
         if self._store is None:
             from .factory import make_client, make_store
 
@@ -62,7 +67,7 @@ class RAG:
         return self._store
 
     @property
-    def answerer(self):
+    def answerer(self) -> Answerer:
         if self._answerer is None:
             from .factory import make_answerer
 
@@ -156,28 +161,18 @@ class RAG:
 
         return document_text(source, start, end)
 
-    def sources(self):
+    def sources(self) -> list[StoredDocument]:
         """The stored documents (source, title, date, language, chunks), sorted by path."""
         return [d for _, d in sorted(self.store.documents().items())]
 
     def reindex(self, *, progress: Progress | None = None) -> IngestReport:
         """Rebuild the index from the documents' files with the current model and chunking."""
-        from .factory import make_client
-        from vectorstore.store import COLLECTION
+        from .factory import make_client, reset_store
 
         with self._writing(recover=False):  # everything is rebuilt anyway
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-            client = self._client or make_client(self.settings)
-            self._client = client
-            sources: list[str] = []
-            if COLLECTION in [c if isinstance(c, str) else c.name for c in client.list_collections()]:
-                first = client.get_collection(COLLECTION).get(where={"chunk_index": 0}, include=["metadatas"])
-                sources = sorted({m["source"] for m in first["metadatas"]})
-                client.delete_collection(COLLECTION)
-            for path in self.settings.data_dir.glob("keyword.sqlite3*"):
-                path.unlink()
+            self.close()
+            self._client = self._client or make_client(self.settings)
+            sources = reset_store(self.settings, self._client)
             report = self._indexer().ingest([s for s in sources if Path(s).exists()], progress=progress)
             report.failed.extend((s, "file no longer exists") for s in sources if not Path(s).exists())
             return report
@@ -203,34 +198,35 @@ class RAG:
 
     # -- questions -------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, filters=None) -> list[Passage]:
-        """The ``k`` best passages for ``question`` (dense + keyword, fused)."""
+        """The ``k`` best passages for ``question`` (dense + keyword, fused); ``k`` defaults
+        to the setting. ``filters``: a ``Filters`` or a dict of its fields."""
         from .retriever import Filters, hybrid_search
 
         s = self.settings
         return hybrid_search(
-            self.store, self.embedder, question, k=k or s.k, candidates=s.candidates,
+            self.store, self.embedder, question, k=_check_k(k, s.k), candidates=s.candidates,
             fusion=s.fusion, fusion_k=s.fusion_k, weights=(s.dense_weight, s.keyword_weight),
             filters=Filters.coerce(filters),
         )
 
-    def ask(self, question: str, history=None, filters=None) -> Answer:
+    def ask(self, question: str, history=None, filters=None, k: int | None = None) -> Answer:
         """Answer ``question`` from the documents, citing passages, or abstain."""
-        query = self._query(question, history)
-        answer = self.answerer.answer(question, self.retrieve(query, filters=filters))
-        return _with_query(answer, query)
+        *_, final = self.stream(question, history=history, filters=filters, k=k)
+        return final
 
-    def stream(self, question: str, history=None, filters=None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history=None, filters=None,
+               k: int | None = None) -> Iterator[str | Answer]:
         """Text pieces of the answer as they are written, then the final ``Answer``."""
         query = self._query(question, history)
-        for piece in self.answerer.stream(question, self.retrieve(query, filters=filters)):
+        passages = self.retrieve(query, k=k, filters=filters)
+        for piece in self.answerer.stream(question, passages):
             yield _with_query(piece, query) if isinstance(piece, Answer) else piece
 
     def _query(self, question: str, history) -> str:
         """What to retrieve with: a follow-up rewritten to stand alone, by the answerer's
         language model when it has one, else by ``standalone_question``'s rule."""
         turns = conversation_turns(history)
-        rewrite = getattr(self.answerer, "standalone_question", None)
-        rewritten = rewrite(question, turns) if turns and rewrite is not None else None
+        rewritten = self.answerer.standalone_question(question, turns) if turns else None
         return rewritten or standalone_question(question, history)
 
     @property
@@ -294,6 +290,14 @@ def conversation_turns(history) -> list[tuple[str, str]]:
 def _last_user_message(history) -> str | None:
     users = [text for role, text in conversation_turns(history) if role == "user"]
     return users[-1] if users else None
+
+
+def _check_k(k: int | None, default: int) -> int:
+    if k is None:
+        return default
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise UsageError(f"k must be a positive whole number of passages, got {k!r}")
+    return k
 
 
 def _with_query(answer: Answer, query: str) -> Answer:

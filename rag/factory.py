@@ -34,7 +34,8 @@ def make_client(settings: Settings):
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
-    from vectorstore.store import ChromaUnavailableError, RetryingClient
+    from vectorstore.retrying import RetryingClient
+    from vectorstore.store import ChromaUnavailableError
 
     host, port, ssl = server_address(settings.chroma_url)
     down = (
@@ -58,7 +59,9 @@ def server_address(url: str) -> tuple[str, int, bool]:
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValueError(f"chroma_url must look like http://HOST:PORT, got {url!r}")
+        from .errors import UsageError
+
+        raise UsageError(f"chroma_url must look like http://HOST:PORT, got {url!r}")
     ssl = parts.scheme == "https"
     return parts.hostname, parts.port or (443 if ssl else 8000), ssl
 
@@ -72,9 +75,20 @@ def make_store(settings: Settings, client, embedder):
     from vectorstore.store import KEYWORD_SYNC_SECONDS, ChunkStore
 
     return ChunkStore(
-        client, settings.data_dir / "keyword.sqlite3", embedder.identity, chunking_params(settings),
+        client, keyword_path(settings), embedder.identity, chunking_params(settings),
         sync_interval=KEYWORD_SYNC_SECONDS if settings.chroma_url else None,
     )
+
+
+def reset_store(settings: Settings, client) -> list[str]:
+    """Empty the store (``ChunkStore.reset``); the sources it held."""
+    from vectorstore.store import ChunkStore
+
+    return ChunkStore.reset(client, keyword_path(settings))
+
+
+def keyword_path(settings: Settings):
+    return settings.data_dir / "keyword.sqlite3"
 
 
 def make_answerer(settings: Settings, embedder):

@@ -1,15 +1,14 @@
 """Ingestion: files on disk -> loaded documents -> chunks -> vectors -> the store.
 
 Only new and changed files are embedded. Chunks of many documents are embedded together in large
-batches (the model is the cost) and written together (``ChunkStore.write_chunks``); a document
-counts once its chunk 0, held back until all its other chunks are stored, is committed
-(``ChunkStore.commit_documents``). A large text file is read, chunked and embedded a part at a
-time (``ingest.load_parts``), so memory does not grow with its size. A bad file is reported with
-its reason and skipped; the others are ingested."""
+batches (the model is the cost) and handed to the store together; each file is one document
+version, begun, added to and committed (or aborted) through the store's contract
+(``vectorstore.store``). A large text file is read, chunked and embedded a part at a time
+(``ingest.load_parts``), so memory does not grow with its size. A bad file is reported with its
+reason and skipped; the others are ingested."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from ingest import chunk_document, file_hash, iter_files, load_parts, plan_sync,
 from ingest import supported_suffixes  # noqa: F401  re-exported by rag for the UI's upload check
 from ingest.chunking import MAX_WORD_CHARS
 from ingest.loaders import LoadError
-from vectorstore.store import contextual_text, date_number
+from vectorstore.embeddings import Embedder
+from vectorstore.store import Chunk, ChunkStore, contextual_text
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -43,10 +43,6 @@ class IngestReport:
     chunks: int = 0
 
 
-def chunk_id(source: str, doc_hash: str, index: int) -> str:
-    return f"{hashlib.sha1(source.encode()).hexdigest()[:12]}-{doc_hash[:12]}-{index:05d}"
-
-
 class _Refused(Exception):
     """A file that cannot be loaded or chunked: ``reason`` is the report's one line."""
 
@@ -57,74 +53,56 @@ class _Refused(Exception):
 
 @dataclass
 class _Version:
-    """A document version being written: chunks are queued part by part, embedded and stored a
-    batch at a time, except chunk 0, held until the others are stored."""
+    """A document version being ingested: how many chunks it has so far."""
 
     source: str
     doc_hash: str
     new: bool
-    chunks: int = 0  # chunked so far
-    stored: int = 0  # stored, or held (chunk 0)
-    done: bool = False  # every part chunked
-    has_text: bool = False  # some part had more than whitespace
-    first: tuple | None = None  # chunk 0: (id, vector, text, metadata)
+    chunks: int = 0
 
 
 class _Writer:
-    """The queue of chunks to embed, shared by the documents of one ingest."""
+    """The queue of chunks to embed, shared by the documents of one ingest; versions whose file
+    is read to the end are committed once their queued chunks are stored."""
 
-    def __init__(self, store, embedder, report: IngestReport):
+    def __init__(self, store: ChunkStore, embedder: Embedder, report: IngestReport):
         self.store, self.embedder, self.report = store, embedder, report
-        self.queue: list[tuple[_Version, Document]] = []
-        self.open: list[_Version] = []
+        self.queue: list[Chunk] = []
+        self.done: list[_Version] = []
 
-    def add(self, version: _Version, docs: list[Document]) -> None:
-        if docs and version not in self.open:
-            self.open.append(version)
-        self.queue.extend((version, d) for d in docs)
-        version.chunks += len(docs)
+    def begin(self, version: _Version) -> None:
+        self.store.begin(version.source, version.doc_hash)
+
+    def add(self, version: _Version, chunks: list[Chunk]) -> None:
+        self.queue.extend(chunks)
+        version.chunks += len(chunks)
         if len(self.queue) >= EMBED_BATCH_CHUNKS:
             self.flush()
 
     def drop(self, version: _Version) -> None:
         """Forget a version that failed part-way; chunks of it already stored are deleted."""
-        self.queue = [(v, d) for v, d in self.queue if v is not version]
-        if version in self.open:
-            self.open.remove(version)
-        if version.stored > (version.first is not None):
-            self.store.discard_version(version.source, version.doc_hash)
+        self.queue = [c for c in self.queue if (c.source, c.doc_hash) != (version.source, version.doc_hash)]
+        self.store.abort(version.source, version.doc_hash)
+
+    def finish(self, version: _Version) -> None:
+        self.done.append(version)
 
     def flush(self) -> None:
-        """Embed and store the queued chunks, then commit the versions now complete."""
+        """Embed and store the queued chunks, then commit the versions read to the end."""
         if self.queue:
-            texts = [contextual_text(d.page_content, d.metadata) for _, d in self.queue]
-            vectors = self.embedder.encode(texts).tolist()
-            rest: list[tuple] = []
-            for (version, doc), vector in zip(self.queue, vectors):
-                index = doc.metadata["chunk_index"]
-                chunk = (chunk_id(version.source, version.doc_hash, index), vector,
-                         doc.page_content, _chunk_metadata(doc.metadata))
-                if index == 0:
-                    version.first = chunk
-                else:
-                    rest.append(chunk)
-                version.stored += 1
-            self.queue.clear()
-            if rest:
-                self.store.write_chunks(*map(list, zip(*rest)))
-        ready = [v for v in self.open if v.done and v.stored == v.chunks]
-        if not ready:
-            return
-        firsts = [(*v.first[:3], {**v.first[3], "n_chunks": v.chunks}) for v in ready]
-        self.store.commit_documents(*map(list, zip(*firsts)))
-        for v in ready:
-            self.open.remove(v)
-            (self.report.added if v.new else self.report.updated).append(v.source)
-            self.report.chunks += v.chunks
+            vectors = self.embedder.encode([contextual_text(c) for c in self.queue])
+            self.store.add(self.queue, vectors.tolist())
+            self.queue = []
+        if self.done:
+            self.store.commit([(v.source, v.doc_hash) for v in self.done])
+            for v in self.done:
+                (self.report.added if v.new else self.report.updated).append(v.source)
+                self.report.chunks += v.chunks
+            self.done = []
 
 
 class Indexer:
-    def __init__(self, store, embedder, *, chunk_tokens: int, overlap_tokens: int,
+    def __init__(self, store: ChunkStore, embedder: Embedder, *, chunk_tokens: int, overlap_tokens: int,
                  include_hidden: bool = False, max_file_bytes: int | None = None,
                  max_pdf_pages: int | None = None):
         self.store = store
@@ -171,10 +149,12 @@ class Indexer:
         writer = _Writer(self.store, self.embedder, report)
         for done, (source, new) in enumerate(todo, 1):
             version = _Version(source, on_disk[source], new)
+            writer.begin(version)
+            has_text = False
             try:  # errors of the store and the model, in writer.add, are not the file's
-                for part, docs in self._chunked(version):
-                    version.has_text = version.has_text or bool(part.text.strip())
-                    writer.add(version, docs)
+                for part, chunks in self._chunked(version):
+                    has_text = has_text or bool(part.text.strip())
+                    writer.add(version, chunks)
                     if progress and part.offset:  # a large file, read in parts: say how far
                         read = (part.offset + len(part.text)) / 1e6
                         progress(done - 1, len(todo), f"{source}, {read:.0f}M characters in")
@@ -183,16 +163,17 @@ class Indexer:
                 report.failed.append((source, refused.reason))
                 continue
             if not version.chunks:
-                report.failed.append((source, "no text to index" if not version.has_text else
+                writer.drop(version)
+                report.failed.append((source, "no text to index" if not has_text else
                                       f"no words to index, only runs of {MAX_WORD_CHARS}+ "
                                       "characters without a space (encoded data?)"))
                 continue
-            version.done = True
+            writer.finish(version)
             if progress:
                 progress(done, len(todo), source)
         writer.flush()
         for source in plan.remove:
-            self.store.remove_document(source)
+            self.store.remove(source)
             report.removed.append(source)
         return report
 
@@ -204,7 +185,7 @@ class Indexer:
             target = Path(raw).expanduser().resolve()
             for source in sorted(stored):
                 if Path(source) == target or target in Path(source).parents:
-                    self.store.remove_document(source)
+                    self.store.remove(source)
                     removed.append(source)
         return removed
 
@@ -217,7 +198,7 @@ class Indexer:
         empty, with_title = self.embedder.count_tokens(["", f"{title}\n\n"])
         return window - (with_title - empty)
 
-    def _chunked(self, version: _Version) -> Iterator[tuple[LoadedDocument, list[Document]]]:
+    def _chunked(self, version: _Version) -> Iterator[tuple[LoadedDocument, list[Chunk]]]:
         """Each part of the file with its chunks, numbered on from the version's chunk count;
         raises _Refused when the file cannot be loaded or chunked."""
         try:
@@ -228,16 +209,17 @@ class Indexer:
         except Exception as exc:  # a loader's bug on one file must not stop the others
             raise _Refused(f"{type(exc).__name__}: {exc}") from exc
 
-    def _chunk(self, part: LoadedDocument, version: _Version) -> list[Document]:
+    def _chunk(self, part: LoadedDocument, version: _Version) -> list[Chunk]:
         hard_max = self._hard_max(part.title)
         # a model with a smaller window than chunk_tokens: chunks fill the window, and the
         # overlap shrinks in proportion
         size = min(self.chunk_tokens, hard_max)
-        return chunk_document(
+        docs = chunk_document(
             part, count_tokens=self.embedder.count_tokens, max_tokens=size,
             overlap_tokens=self.overlap_tokens * size // self.chunk_tokens,
             hard_max_tokens=hard_max, doc_hash=version.doc_hash, first_index=version.chunks,
         )
+        return [_record(d) for d in docs]
 
 
 def document_text(source: str | Path, start: int = 0, end: int | None = None) -> str:
@@ -262,8 +244,10 @@ def too_large(size: int, limit: int) -> str:
     return f"too large ({size / 2**20:.3g} MB > {limit / 2**20:.3g} MB limit)"
 
 
-def _chunk_metadata(meta: dict) -> dict:
-    out = dict(meta)
-    if meta.get("date"):
-        out["date_num"] = date_number(meta["date"])
-    return out
+def _record(doc: Document) -> Chunk:
+    """The store's record of a chunk ``chunk_document`` made (its metadata keys, typed)."""
+    m = doc.metadata
+    return Chunk(source=m["source"], doc_hash=m["doc_hash"], index=m["chunk_index"],
+                 text=doc.page_content, start=m["start"], end=m["end"], title=m.get("title"),
+                 date=m.get("date"), language=m.get("language", "en"), page=m.get("page"),
+                 section=m.get("section"))

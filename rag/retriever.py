@@ -5,23 +5,51 @@ LangChain ``BaseRetriever``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field
 
+from .errors import FilterError
 from .types import Passage
+
+if TYPE_CHECKING:
+    from vectorstore.embeddings import Embedder
+    from vectorstore.store import ChunkStore
+
+_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict retrieval to some documents (their paths) and/or a date range (YYYY[-MM[-DD]])."""
+    """Restrict retrieval to some documents (their paths) and/or a date range: dates are 'YYYY',
+    'YYYY-MM' or 'YYYY-MM-DD', real calendar dates, ``date_from`` not after ``date_to``. This is
+    where filter dates are validated, for every interface: a bad one is a ``FilterError`` naming
+    the field."""
 
     sources: list[str] = field(default_factory=list)
     date_from: str | None = None
     date_to: str | None = None
+
+    def __post_init__(self):
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise FilterError(f"{name} must be a string like 2024-03, got {value!r}")
+            value = (value or "").strip() or None
+            object.__setattr__(self, name, value)
+            if value and not _is_date(value):
+                raise FilterError(f"{name}: {value!r} is not a date like 2024, 2024-03 or 2024-03-15")
+        if self.date_from and self.date_to and self.date_to < self.date_from[: len(self.date_to)]:
+            raise FilterError(f"date_from {self.date_from} is after date_to {self.date_to}")
 
     @classmethod
     def coerce(cls, value: Filters | dict | None) -> Filters:
@@ -29,45 +57,48 @@ class Filters:
             return cls()
         if isinstance(value, Filters):
             return value
+        if not isinstance(value, dict):
+            raise FilterError(f"filters must be a dict with sources, date_from, date_to; got {value!r}")
         unknown = set(value) - {"sources", "date_from", "date_to"}
         if unknown:
-            raise ValueError(f"unknown filter(s) {sorted(unknown)}: use sources, date_from, date_to")
+            raise FilterError(f"unknown filter(s) {sorted(unknown)}: use sources, date_from, date_to")
         return cls(list(value.get("sources") or []), value.get("date_from"), value.get("date_to"))
 
 
-def hybrid_search(store, embedder, question: str, *, k: int, candidates: int, fusion: str,
-                  fusion_k: int, weights: tuple[float, float], filters: Filters) -> list[Passage]:
+def _is_date(value: str) -> bool:
+    import datetime as dt
+
+    if not _DATE.fullmatch(value):
+        return False
+    year, month, day = ([int(p) for p in value.split("-")] + [1, 1])[:3]
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def hybrid_search(store: ChunkStore, embedder: Embedder, question: str, *, k: int, candidates: int,
+                  fusion: str, fusion_k: int, weights: tuple[float, float],
+                  filters: Filters) -> list[Passage]:
     from ingest.language import guess_language
     from vectorstore.fusion import convex_combination, reciprocal_rank_fusion
-    from vectorstore.store import chroma_where
 
-    where = chroma_where(filters.sources, filters.date_from, filters.date_to)
+    scope = {"sources": filters.sources, "date_from": filters.date_from, "date_to": filters.date_to}
     n = max(candidates, k)
-    dense = store.dense_search(embedder.embed_query(question), n, where) if weights[0] else []
-    keyword = store.keyword.search(
-        question, n, sources=filters.sources or None, date_from=filters.date_from,
-        date_to=filters.date_to, language=guess_language(question),
-    ) if weights[1] else []
+    dense = store.dense_search(embedder.encode([question], query=True)[0], n, **scope) if weights[0] else []
+    keyword = store.keyword_search(question, n, language=guess_language(question), **scope) if weights[1] else []
     if fusion == "rrf":
         fused = reciprocal_rank_fusion(
-            [[h.id for h in dense], [i for i, _ in keyword]], k=fusion_k, weights=list(weights)
+            [[h.chunk.id for h in dense], [i for i, _ in keyword]], k=fusion_k, weights=list(weights)
         )[:k]
     else:
         fused = convex_combination(  # cosines have no natural zero, BM25 scores do
-            [[(h.id, h.score) for h in dense], keyword], weights=list(weights), floors=[None, 0.0]
+            [[(h.chunk.id, h.score) for h in dense], keyword], weights=list(weights), floors=[None, 0.0]
         )[:k]
-    hits = {h.id: h for h in dense}
-    hits.update(store.get([i for i, _ in fused if i not in hits]))
-    return [_passage(hits[i], score) for i, score in fused if i in hits]
-
-
-def _passage(hit, score: float) -> Passage:
-    m = hit.metadata
-    return Passage(
-        text=hit.text, source=m["source"], title=m.get("title"), date=m.get("date"),
-        page=m.get("page"), start=m["start"], end=m["end"], score=score, id=hit.id,
-        language=m.get("language", "en"), section=m.get("section"),
-    )
+    chunks = {h.chunk.id: h.chunk for h in dense}
+    chunks.update(store.get([i for i, _ in fused if i not in chunks]))
+    return [Passage.of(chunks[i], score) for i, score in fused if i in chunks]
 
 
 def to_document(p: Passage) -> Document:
@@ -76,14 +107,30 @@ def to_document(p: Passage) -> Document:
 
 
 class HybridRetriever(BaseRetriever):
-    """The RAG object's retrieval as a LangChain retriever (Documents carry Passage fields)."""
+    """The RAG object's retrieval as a LangChain retriever (Documents carry Passage fields).
+    ``k`` and ``filters`` are set on the retriever or per call (``invoke(q, k=1)``), the call's
+    winning; unset, the RAG's settings decide."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     rag: object
-    k: int | None = None
+    k: int | None = Field(None, ge=1)
     filters: dict | None = None
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None, filters: dict | None = None,
     ) -> list[Document]:
-        return [to_document(p) for p in self.rag.retrieve(query, k=self.k, filters=self.filters)]
+        # BaseRetriever.invoke hands its keyword arguments on to here, not to a field
+        k = self.k if k is None else k  # RAG.retrieve refuses k < 1
+        filters = self.filters if filters is None else filters
+        return [to_document(p) for p in self.rag.retrieve(query, k=k, filters=filters)]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None, filters: dict | None = None,
+    ) -> list[Document]:
+        # the inherited one takes neither: ainvoke(q, k=1) raised TypeError
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(),
+            k=k, filters=filters,
+        )

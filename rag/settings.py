@@ -158,9 +158,62 @@ class Settings(BaseSettings):
 
 
 def describe() -> list[tuple[str, str, str, str]]:
-    """(name, env var, default, description) for every setting: the README's table and --help."""
+    """(name, env var, default, description) for every setting: docs/settings.md and `rag settings`."""
     rows = []
     for name, f in Settings.model_fields.items():
         default = f.default if f.default is not None else "—"
         rows.append((name, f"RAG_{name.upper()}", str(default), f.description or ""))
     return rows
+
+
+TOML_EXAMPLE = """\
+# rag.toml (in the working directory, or the file named by RAG_CONFIG): top-level keys are the
+# setting names; a key that is no setting is an error
+data_dir = "rag_data"
+k = 5
+fusion = "convex"
+embedding_threads = 2
+llm = "ollama"
+llm_model = "llama3.2"
+llm_context_tokens = 8192
+"""
+
+
+def markdown() -> str:
+    """docs/settings.md: every setting of ``Settings`` (from ``describe``), the precedence and a
+    TOML example. ``python -m rag.settings > docs/settings.md`` regenerates it; tests/test_docs.py
+    fails when the page is stale."""
+    lines = [
+        "# Settings",
+        "",
+        "<!-- Generated from rag/settings.py by `python -m rag.settings > docs/settings.md`: "
+        "do not edit by hand (tests/test_docs.py fails when this page is stale). -->",
+        "",
+        "All settings live in one class, `rag.settings.Settings` "
+        "([rag/settings.py](../rag/settings.py)). Each one is taken from the first of:",
+        "",
+        "1. an argument to `RAG(...)` (`RAG(k=8, llm=\"ollama\")`; `rag --data-dir DIR` passes "
+        "`data_dir` this way);",
+        "2. its environment variable: `RAG_` and the name in capitals (`RAG_K=8`);",
+        "3. a TOML file: `rag.toml` in the working directory, or the file named by `RAG_CONFIG`;",
+        "4. its default, below.",
+        "",
+        "`rag settings` prints every setting with its environment variable and current value. "
+        "Changing `embedding_model`, `chunk_tokens` or `chunk_overlap_tokens` on an existing "
+        "index is refused with a message naming the fix: `rag reindex`.",
+        "",
+        "```toml",
+        TOML_EXAMPLE.rstrip("\n"),
+        "```",
+        "",
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, env, default, doc in describe():
+        shown = default if default == "—" else f"`{default}`"
+        lines.append(f"| `{name}` | `{env}` | {shown} | {doc.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

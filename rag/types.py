@@ -1,59 +1,69 @@
-"""The data the API hands out: passages found, answers, and the citations that tie them together."""
+"""The data the API hands out: passages found, answers, and the citations that tie them together.
+
+``Answer.to_dict()`` is the one serialisation of an answer and its citations, used by every
+interface (``rag ask --json``, the web chat, its API)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vectorstore.store import Chunk
 
 
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk: ``text == extracted_text(source)[start:end]``."""
+@dataclass(frozen=True, kw_only=True)
+class Span:
+    """Where a text sits in a document: ``rag.document_text(source)[start:end]``, with the
+    document's title and date, the page and the Markdown section it is on."""
 
-    text: str
     source: str
-    title: str | None
-    date: str | None
-    page: int | None
     start: int
     end: int
+    title: str | None = None
+    date: str | None = None
+    page: int | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Passage(Span):
+    """A retrieved chunk: ``text == rag.document_text(source)[start:end]``; ``score`` is its
+    fused retrieval score, ``id`` the store's chunk id."""
+
+    text: str
     score: float
     id: str = ""
     language: str = "en"
-    section: str | None = None  # the Markdown heading the passage starts under
+
+    @classmethod
+    def of(cls, chunk: Chunk, score: float) -> Passage:
+        return cls(text=chunk.text, source=chunk.source, title=chunk.title, date=chunk.date,
+                   page=chunk.page, start=chunk.start, end=chunk.end, score=score, id=chunk.id,
+                   language=chunk.language, section=chunk.section)
 
 
-@dataclass(frozen=True)
-class Citation:
+@dataclass(frozen=True, kw_only=True)
+class Citation(Span):
     """What a marker ``[number]`` in an answer points at: ``quote`` is exactly the source's text
     between ``start`` and ``end`` (offsets into the document's extracted text)."""
 
     number: int
-    source: str
-    title: str | None
-    date: str | None
-    page: int | None
-    start: int
-    end: int
     quote: str
     score: float
-    section: str | None = None
+
+    def to_dict(self) -> dict:
+        """number, source, title, date, page, section, start, end, quote, score."""
+        return asdict(self)
 
 
 def cite(passage: Passage, start: int, end: int, number: int, score: float) -> Citation:
     """The citation of ``passage.text[start:end]``: offsets into the passage become offsets into
     its document's extracted text, and the quote is that exact text."""
     return Citation(
-        number=number,
-        source=passage.source,
-        title=passage.title,
-        date=passage.date,
-        page=passage.page,
-        start=passage.start + start,
-        end=passage.start + end,
-        quote=passage.text[start:end],
-        score=score,
-        section=passage.section,
+        number=number, source=passage.source, title=passage.title, date=passage.date,
+        page=passage.page, section=passage.section, start=passage.start + start,
+        end=passage.start + end, quote=passage.text[start:end], score=score,
     )
 
 
@@ -69,13 +79,10 @@ class Answer:
     query: str = ""
     unsupported: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict:
+        """The JSON shape of an answer, for every interface: text, abstained, query, citations
+        (``Citation.to_dict`` each) and unsupported (a list of sentences)."""
+        return {"text": self.text, "abstained": self.abstained, "query": self.query,
+                "citations": [c.to_dict() for c in self.citations],
+                "unsupported": list(self.unsupported)}
 
-class Answerer(Protocol):
-    """Writes an answer from retrieved passages. Implementations: extractive (no LLM) and llm
-    (``rag.answerers.llm``, which can also rewrite a follow-up with ``standalone_question``)."""
-
-    def answer(self, question: str, passages: list[Passage]) -> Answer: ...
-
-    def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
-        """Text pieces as they come, then the final ``Answer``."""
-        ...

@@ -9,17 +9,17 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import gradio as gr
 
-from rag import RAG
+from rag import RAG, Filters
+from rag.errors import EXPECTED, FilterError
 from rag.types import Answer
 
 from .auth import resolve_auth
-from .render import (EMPTY_HTML, answer_to_dict, chat_text, document_choices, document_rows,
-                     report_markdown, sources_html)
+from .render import (EMPTY_HTML, chat_text, document_choices, document_rows, report_markdown,
+                     sources_html)
 from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, save_uploads, upload_dir
 
 log = logging.getLogger(__name__)
@@ -51,23 +51,11 @@ CSS = """
   background: var(--background-fill-secondary); }
 """
 
-_DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?")
-
-
-def parse_filters(sources, date_from, date_to) -> dict | None:
-    """The ``filters`` of ``rag.ask``/``rag.stream`` from the filter widgets; ValueError with a
-    clear message for a malformed date."""
-    filters: dict = {}
-    if sources:
-        filters["sources"] = [str(s) for s in sources]
-    for key, value in (("date_from", date_from), ("date_to", date_to)):
-        value = (value or "").strip()
-        if value:
-            if not _DATE.fullmatch(value):
-                raise ValueError(f"{key.replace('_', ' ')}: {value!r} is not a date like 2024, "
-                                 "2024-03 or 2024-03-15")
-            filters[key] = value
-    return filters or None
+def parse_filters(sources, date_from, date_to) -> Filters | None:
+    """The ``filters`` of ``rag.ask``/``rag.stream`` from the filter widgets; a ``FilterError``
+    naming the field for a malformed date."""
+    filters = Filters(sources=[str(s) for s in sources or []], date_from=date_from, date_to=date_to)
+    return None if filters == Filters() else filters
 
 
 def plain_history(history) -> list[dict]:
@@ -115,7 +103,7 @@ def build_app(rag: RAG) -> gr.Blocks:
             return
         try:
             filters = parse_filters(filter_sources, date_from, date_to)
-        except ValueError as exc:
+        except FilterError as exc:
             gr.Warning(str(exc))
             yield history, answers, gr.skip(), gr.skip()
             return
@@ -135,14 +123,15 @@ def build_app(rag: RAG) -> gr.Blocks:
                 yield history, answers, gr.skip(), gr.skip()
         except Exception as exc:  # a message, not a traceback
             log.exception("answering %r failed", question)
-            gr.Warning(f"Could not answer: {exc}")
-            history[slot] = {"role": "assistant", "content": f"⚠️ Could not answer: {exc}"}
-            yield history, answers, f'<div class="abstained">⚠️ Could not answer: {_esc(exc)}</div>', gr.skip()
+            gr.Warning(f"Could not answer: {_message(exc)}")
+            history[slot] = {"role": "assistant", "content": f"⚠️ Could not answer: {_message(exc)}"}
+            yield (history, answers, f'<div class="abstained">⚠️ Could not answer: {_esc(_message(exc))}</div>',
+                   gr.skip())
             return
         if final is None:
             final = Answer(text=text, query=question)
         history[slot] = {"role": "assistant", "content": chat_text(final)}
-        answers[slot] = {"question": question, "answer": answer_to_dict(final)}
+        answers[slot] = {"question": question, "answer": final.to_dict()}
         yield history, answers, sources_html(answers[slot]["answer"], question), gr.skip()
 
     def on_select(answers, evt: gr.SelectData):
@@ -182,7 +171,7 @@ def build_app(rag: RAG) -> gr.Blocks:
             return (report_markdown(report, rejected), *doc_updates(filter_value), None)
         except Exception as exc:
             log.exception("ingest failed")
-            raise gr.Error(f"Indexing failed: {exc}", print_exception=False) from None
+            raise gr.Error(f"Indexing failed: {_message(exc)}", print_exception=False) from None
 
     def on_remove(path, filter_value):
         if not path:
@@ -195,7 +184,7 @@ def build_app(rag: RAG) -> gr.Blocks:
                 copy.unlink(missing_ok=True)
         except Exception as exc:
             log.exception("remove failed")
-            raise gr.Error(f"Could not remove the document: {exc}", print_exception=False) from None
+            raise gr.Error(f"Could not remove the document: {_message(exc)}", print_exception=False) from None
         msg = f"Removed **{_esc(Path(path).name)}**." if removed else "No indexed document matched."
         return (msg, *doc_updates(filter_value))
 
@@ -203,7 +192,8 @@ def build_app(rag: RAG) -> gr.Blocks:
         try:
             return doc_updates(filter_value)
         except Exception as exc:
-            raise gr.Error(f"Could not list the documents: {exc}", print_exception=False) from None
+            log.exception("listing the documents failed")
+            raise gr.Error(f"Could not list the documents: {_message(exc)}", print_exception=False) from None
 
     # -- API ----------------------------------------------------------------------------------
     def api_ask(question: str, filters: dict | None = None) -> dict:
@@ -213,15 +203,17 @@ def build_app(rag: RAG) -> gr.Blocks:
         if not (question or "").strip():
             raise gr.Error("question is empty")
         try:
-            return answer_to_dict(rag.ask(question.strip(), filters=filters or None))
+            return rag.ask(question.strip(), filters=filters or None).to_dict()
         except Exception as exc:
-            raise gr.Error(f"Could not answer: {exc}", print_exception=False) from None
+            log.exception("answering %r failed", question)
+            raise gr.Error(f"Could not answer: {_message(exc)}", print_exception=False) from None
 
     def api_ingest(files):
         try:
             report, rejected = ingest_files(files)
         except Exception as exc:
-            raise gr.Error(f"Indexing failed: {exc}", print_exception=False) from None
+            log.exception("ingest failed")
+            raise gr.Error(f"Indexing failed: {_message(exc)}", print_exception=False) from None
         return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
                 "removed": report.removed, "chunks": report.chunks,
                 "failed": [{"file": n, "reason": r} for n, r in rejected]
@@ -305,6 +297,12 @@ def build_app(rag: RAG) -> gr.Blocks:
         ingest_btn.click(api_ingest, [api_files], api_report, api_name="ingest")
         sources_btn.click(api_sources, None, api_docs, api_name="sources")
     return app
+
+
+def _message(exc: Exception) -> str:
+    """What a user is told of an error: an expected one's message (it says what to fix); of
+    anything else only that it happened, the details staying in the server's log."""
+    return str(exc) if isinstance(exc, EXPECTED) else f"internal error ({type(exc).__name__}), see the server log"
 
 
 def _esc(value) -> str:

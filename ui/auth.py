@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rag.errors import UsageError
+
 ENV_VAR = "RAG_UI_AUTH"
 
 
 def parse_auth(spec: str | None) -> list[tuple[str, str]] | None:
-    """The (user, password) pairs of ``spec``; None when ``spec`` is empty. Raises ValueError
-    with a clear message for a malformed spec or an unreadable file."""
+    """The (user, password) pairs of ``spec``; None when ``spec`` is empty. Raises UsageError
+    (a ValueError) with a clear message for a malformed spec or an unreadable file."""
     if spec is None or not str(spec).strip():
         return None
     spec = str(spec).strip()
@@ -20,11 +22,11 @@ def parse_auth(spec: str | None) -> list[tuple[str, str]] | None:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise ValueError(f"cannot read the auth file {path}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot read the auth file {path}: {exc.strerror or exc}") from None
         pairs = [_pair(line, f"{path}:{n}") for n, line in enumerate(lines, 1)
                  if line.strip() and not line.lstrip().startswith("#")]
         if not pairs:
-            raise ValueError(f"the auth file {path} holds no user:password line")
+            raise UsageError(f"the auth file {path} holds no user:password line")
         return pairs
     return [_pair(spec, "--auth")]
 
@@ -32,7 +34,7 @@ def parse_auth(spec: str | None) -> list[tuple[str, str]] | None:
 def _pair(line: str, where: str) -> tuple[str, str]:
     user, sep, password = line.strip().partition(":")
     if not sep or not user or not password:
-        raise ValueError(f"{where}: expected user:password")
+        raise UsageError(f"{where}: expected user:password")
     return user, password
 
 

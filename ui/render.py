@@ -6,7 +6,6 @@ Everything that comes from a document or a question is HTML-escaped here; the on
 from __future__ import annotations
 
 import html
-from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,17 +23,6 @@ ABSTAINED_HTML = (
 )
 EMPTY_HTML = ('<div class="sources-empty">Ask a question: the passages its answer cites will '
               "appear here, with the quoted text highlighted.</div>")
-
-
-def answer_to_dict(answer: Answer) -> dict:
-    """The JSON shape of an answer: text, abstained, query and citations (a list of dicts)."""
-    return {
-        "text": answer.text,
-        "abstained": answer.abstained,
-        "query": answer.query,
-        "citations": [asdict(c) for c in answer.citations],
-        "unsupported": list(answer.unsupported),
-    }
 
 
 def read_source_text(source: str, start: int = 0, end: int | None = None) -> str | None:
@@ -110,7 +98,7 @@ def _citation_html(c: dict) -> str:
 
 
 def sources_html(answer: dict | None, question: str | None = None) -> str:
-    """The sources panel for one answer (as ``answer_to_dict`` gives it)."""
+    """The sources panel for one answer (as ``Answer.to_dict`` gives it)."""
     if not answer:
         return EMPTY_HTML
     head = ""

@@ -62,13 +62,15 @@ class EmbedderIdentity:
 
 @runtime_checkable
 class Embedder(Protocol):
-    """The small interface the core needs from an embedding model."""
+    """What the rest of the code calls on an embedding model: vectors, token counts (chunking
+    fits the model's window with them) and the identity a store checks its vectors against."""
 
-    identity: EmbedderIdentity
+    @property
+    def identity(self) -> EmbedderIdentity: ...
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
-
-    def embed_query(self, text: str) -> list[float]: ...
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        """Unit-length vectors, one row per text; ``query`` for questions, else passages."""
+        ...
 
     def count_tokens(self, texts: list[str]) -> list[int]: ...
 

@@ -1,92 +1,111 @@
-"""Chunks and their vectors in Chroma, with the keyword index kept in step.
+"""The store: chunks and their vectors in Chroma, with the keyword index kept in step. This module
+alone knows how a document version is written, committed, listed, checked and repaired, and how
+a ``Chunk`` maps to Chroma's metadata (``_metadata``/``_chunk``).
 
-The collection's metadata records the embedder identity and the chunking settings it was built
-with; opening it with other ones fails with the fix. A document's chunks carry its ``doc_hash``;
-a document's chunk 0 also carries its title, date, language and chunk count, and is written last,
-so the set of chunk-0 records is the list of completely stored documents.
+A document version is written as ``begin`` -> ``add`` (its chunks, in any number of calls,
+batched with other versions') -> ``commit`` (or ``abort``). Every chunk carries its version's
+``doc_hash``; chunk 0, held back by ``add``, is written by ``commit`` with the version's chunk
+count once all the others are stored, so the set of chunk-0 records is the list of completely
+stored documents: a crash never leaves a version that counts half-written (``repair`` drops what
+it left). The collection's metadata records the embedder identity and the chunking settings it
+was built with; opening it with other ones fails with the fix (``reset`` starts over).
 
-Against a Chroma server (``RetryingClient``), calls are retried while it restarts, and several
-processes, each with its own keyword index, share one collection: the keyword index records the
-version (collection id and content hash) of each document it holds, and ``sync_keyword`` brings
-it in step with the chunk-0 records, at most every ``sync_interval`` seconds.
+Against a Chroma server (``vectorstore.retrying.RetryingClient``), calls are retried while it
+restarts, and several processes, each with its own keyword index, share one collection: the
+keyword index records the version (collection id and content hash) of each document it holds,
+and ``sync_keyword`` brings it in step with the chunk-0 records, at most every
+``sync_interval`` seconds.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .embeddings import EmbedderIdentity
 from .keyword import KeywordIndex
-
-log = logging.getLogger(__name__)
 
 COLLECTION = "chunks"
 _PAGE = 2000
 _WRITE_BATCH = 1000  # chunks per upsert (Chroma's own limit is several thousand)
 _SYNC_BATCH = 100  # documents whose chunks are read from Chroma in one query when syncing
 
-RETRY_SECONDS = 30.0
-"""How long the calls to a Chroma server that does not answer are retried, in all."""
 KEYWORD_SYNC_SECONDS = 5.0
 """Against a server: how old the keyword index's last check against Chroma may be at a query."""
 
 
-class StoreMismatchError(RuntimeError):
+class StoreError(RuntimeError):
+    """An expected failure of the store; its message says what is wrong and how to fix it."""
+
+
+class StoreMismatchError(StoreError):
     """The store was built with another embedder or other chunking settings."""
 
 
-class ChromaUnavailableError(RuntimeError):
+class ChromaUnavailableError(StoreError):
     """The Chroma server does not answer; the message names it and how to start it."""
 
 
-class RetryingClient:
-    """A chromadb client, or a collection got from it, whose calls are retried while the server
-    does not answer (a restart): after 0.25 s, then twice as long each time up to 8 s, for
-    ``RETRY_SECONDS`` in all; then ``ChromaUnavailableError(down_message)``. The store's calls
-    (get, query, upsert, delete) are idempotent, so repeating one that was applied is harmless."""
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of one version of a document: ``text`` is the document's extracted text between
+    ``start`` and ``end``; ``doc_hash`` names the version (its file's content hash), ``index``
+    the chunk's place in it. ``date`` is 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD'."""
 
-    def __init__(self, inner, down_message: str):
-        self._inner = inner
-        self.down_message = down_message
+    source: str
+    doc_hash: str
+    index: int
+    text: str
+    start: int
+    end: int
+    title: str | None = None
+    date: str | None = None
+    language: str = "en"
+    page: int | None = None
+    section: str | None = None  # the Markdown heading the chunk starts under
 
-    def __getattr__(self, name: str):
-        value = getattr(self._inner, name)
-        if not callable(value):
-            return value
+    @property
+    def id(self) -> str:
+        return chunk_id(self.source, self.doc_hash, self.index)
 
-        def call(*args, **kwargs):
-            from chromadb.api.models.Collection import Collection
 
-            result = self._retry(value, args, kwargs)
-            return RetryingClient(result, self.down_message) if isinstance(result, Collection) else result
+def chunk_id(source: str, doc_hash: str, index: int) -> str:
+    return f"{hashlib.sha1(source.encode()).hexdigest()[:12]}-{doc_hash[:12]}-{index:05d}"
 
-        return call
 
-    def _retry(self, fn, args, kwargs):
-        import httpx
+_OPTIONAL = ("title", "date", "page", "section")
 
-        started, delay = time.monotonic(), 0.25
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except httpx.TransportError as exc:
-                waited = time.monotonic() - started
-                if waited + delay > RETRY_SECONDS:
-                    raise ChromaUnavailableError(f"{self.down_message} (retried for {waited:.0f} s)") from exc
-                log.warning("the Chroma server did not answer (%s); retrying in %.2f s", exc, delay)
-                time.sleep(delay)
-                delay = min(2 * delay, 8.0)
+
+def _metadata(chunk: Chunk, n_chunks: int | None = None) -> dict:
+    """A chunk as Chroma metadata (no None values: Chroma refuses them); ``date_num`` serves
+    date filters, ``n_chunks`` (chunk 0 only) says the version is complete."""
+    meta = {"source": chunk.source, "doc_hash": chunk.doc_hash, "chunk_index": chunk.index,
+            "start": chunk.start, "end": chunk.end, "language": chunk.language}
+    meta.update({k: getattr(chunk, k) for k in _OPTIONAL if getattr(chunk, k) is not None})
+    if chunk.date:
+        meta["date_num"] = date_number(chunk.date)
+    if n_chunks is not None:
+        meta["n_chunks"] = n_chunks
+    return meta
+
+
+def _chunk(text: str, meta: dict) -> Chunk:
+    return Chunk(source=meta["source"], doc_hash=meta["doc_hash"], index=meta["chunk_index"],
+                 text=text, start=meta["start"], end=meta["end"],
+                 language=meta.get("language", "en"), **{k: meta.get(k) for k in _OPTIONAL})
 
 
 @dataclass(frozen=True)
 class StoredDocument:
+    """A completely stored document version, as ``documents`` lists it."""
+
     source: str
     doc_hash: str
     title: str | None
@@ -95,36 +114,59 @@ class StoredDocument:
     chunks: int
 
 
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    text: str
-    metadata: dict
+class Hit(NamedTuple):
+    chunk: Chunk
     score: float
 
 
-def contextual_text(text: str, metadata: dict) -> str:
+@dataclass
+class Health:
+    """What ``check`` found. ``versions``: sources with several complete versions (their
+    hashes); ``incomplete``: sources whose complete version lacks chunks (stored, expected);
+    ``orphans``: chunks of versions never committed or superseded (and how many versions);
+    ``keyword_missing``/``keyword_extra``: chunks of complete versions the keyword index lacks,
+    and entries it holds that are none."""
+
+    versions: dict[str, list[str]] = field(default_factory=dict)
+    incomplete: dict[str, tuple[int, int]] = field(default_factory=dict)
+    orphans: int = 0
+    orphan_versions: int = 0
+    keyword_missing: int = 0
+    keyword_extra: int = 0
+
+    def problems(self) -> list[str]:
+        lines = [f"{s}: {len(self.versions[s])} complete versions stored" if s in self.versions
+                 else f"{s}: {self.incomplete[s][0]} chunks stored, {self.incomplete[s][1]} expected"
+                 for s in sorted(self.versions.keys() | self.incomplete.keys())]
+        if self.orphans:
+            lines.append(f"{self.orphans} orphan chunks (of {self.orphan_versions} interrupted or "
+                         "superseded versions)")
+        if self.keyword_missing or self.keyword_extra:
+            lines.append(f"keyword index out of step with Chroma: {self.keyword_missing} chunks "
+                         f"missing, {self.keyword_extra} extra")
+        return lines
+
+
+def contextual_text(chunk: Chunk) -> str:
     """What is embedded and keyword-indexed for a chunk: its document's title, then the chunk.
     A passage read out of context ("Il a été élu en 1995.") is found through its document's
     subject; the stored, returned and cited text stays the chunk alone."""
-    title = metadata.get("title")
+    title, text = chunk.title, chunk.text
     if not title or title in text[: len(title) + 64]:
         return text
     return f"{title}\n\n{text}"
 
 
 def date_number(date: str, *, upper: bool = False) -> int:
-    """'2021-12' -> 20211200 (or 20211299 as an upper bound); '2021-12-05' -> 20211205."""
-    parts = [int(p) for p in date.split("-")]
-    if not 1 <= len(parts) <= 3:
-        raise ValueError(f"bad date {date!r}: expected YYYY, YYYY-MM or YYYY-MM-DD")
-    year, month, day = (parts + [None, None])[:3]
+    """'2021-12' -> 20211200 (or 20211299 as an upper bound); '2021-12-05' -> 20211205. The
+    date is one the caller validated (``rag.Filters``, the loaders' header parsing)."""
+    year, month, day = ([int(p) for p in date.split("-")] + [None, None])[:3]
     month = month if month is not None else (99 if upper else 0)
     day = day if day is not None else (99 if upper else 0)
     return year * 10000 + month * 100 + day
 
 
-def chroma_where(sources: list[str] | None, date_from: str | None, date_to: str | None) -> dict | None:
+def _where(sources: Sequence[str] | None, date_from: str | None, date_to: str | None) -> dict | None:
     clauses: list[dict] = []
     if sources:
         clauses.append({"source": {"$in": list(sources)}})
@@ -162,6 +204,20 @@ class ChunkStore:
         self.sync_interval = sync_interval
         self._synced_at = -math.inf
         self._sync_lock = threading.Lock()
+        self._open: dict[tuple[str, str], _Open] = {}
+
+    @classmethod
+    def reset(cls, client, keyword_path: Path) -> list[str]:
+        """Delete the collection and the keyword index, whatever model or chunking built them
+        (``rag reindex``); returns the sources of the documents they held, sorted."""
+        sources: list[str] = []
+        if COLLECTION in [c if isinstance(c, str) else c.name for c in client.list_collections()]:
+            first = client.get_collection(COLLECTION).get(where={"chunk_index": 0}, include=["metadatas"])
+            sources = sorted({m["source"] for m in first["metadatas"]})
+            client.delete_collection(COLLECTION)
+        for path in keyword_path.parent.glob(f"{keyword_path.name}*"):  # with its WAL files
+            path.unlink()
+        return sources
 
     @property
     def keyword(self) -> KeywordIndex:
@@ -180,6 +236,7 @@ class ChunkStore:
 
     # -- reading ---------------------------------------------------------------------------
     def documents(self) -> dict[str, StoredDocument]:
+        """The completely stored documents, by source."""
         out = {}
         for _, meta, _ in self._scan(where={"chunk_index": 0}):
             out[meta["source"]] = StoredDocument(
@@ -188,97 +245,169 @@ class ChunkStore:
             )
         return out
 
-    def dense_search(self, embedding: list[float], k: int, where: dict | None) -> list[Hit]:
+    def dense_search(self, vector: Sequence[float], k: int, *, sources: Sequence[str] | None = None,
+                     date_from: str | None = None, date_to: str | None = None) -> list[Hit]:
+        """The ``k`` chunks nearest ``vector`` (score: cosine similarity), restricted to
+        ``sources`` and to dates in [date_from, date_to] (validated 'YYYY[-MM[-DD]]')."""
         if k <= 0:
             return []
         res = self.collection.query(
-            query_embeddings=[embedding], n_results=k, where=where,
+            query_embeddings=[[float(x) for x in vector]], n_results=k, where=_where(sources, date_from, date_to),
             include=["documents", "metadatas", "distances"],
         )
-        hits = [
-            Hit(i, doc, meta, 1.0 - dist)
-            for i, doc, meta, dist in zip(
-                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]
-            )
-        ]
+        hits = [Hit(_chunk(text, meta), 1.0 - dist) for text, meta, dist in
+                zip(res["documents"][0], res["metadatas"][0], res["distances"][0])]
         # chunks of a version still being written (a large file streamed in) are already in
         # Chroma: while the keyword index records another version of their document, skip them
-        indexed = self.keyword.versions({h.metadata["source"] for h in hits})
-        return [h for h in hits if indexed.get(h.metadata["source"]) in
-                (None, self._version(h.metadata["doc_hash"]))]
+        indexed = self.keyword.versions({h.chunk.source for h in hits})
+        return [h for h in hits if indexed.get(h.chunk.source) in (None, self._version(h.chunk.doc_hash))]
 
-    def get(self, ids: list[str]) -> dict[str, Hit]:
+    def keyword_search(self, query: str, k: int, *, language: str | None = None,
+                       sources: Sequence[str] | None = None, date_from: str | None = None,
+                       date_to: str | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best (chunk id, BM25 score) for ``query``, analysed with ``language``'s
+        rules (both French and English when None), with the filters of ``dense_search``."""
+        return self.keyword.search(query, k, sources=list(sources) if sources else None,
+                                   date_from=date_from, date_to=date_to, language=language)
+
+    def get(self, ids: list[str]) -> dict[str, Chunk]:
         if not ids:
             return {}
         res = self.collection.get(ids=ids, include=["documents", "metadatas"])
-        return {i: Hit(i, d, m, 0.0) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"])}
+        return {i: _chunk(t, m) for i, t, m in zip(res["ids"], res["documents"], res["metadatas"])}
+
+    def chunks(self, source: str, doc_hash: str) -> list[Chunk]:
+        """Every stored chunk of one version of a document, in text order."""
+        where = {"$and": [{"source": source}, {"doc_hash": doc_hash}]}
+        return sorted((_chunk(t, m) for _, m, t in self._scan(where=where, text=True)),
+                      key=lambda c: (c.start, c.index))
 
     def count(self) -> int:
         return self.collection.count()
 
-    # -- writing ---------------------------------------------------------------------------
-    def write_chunks(self, ids: list[str], embeddings: list, texts: list[str],
-                     metadatas: list[dict]) -> None:
-        """Store chunks of versions being written, all but their chunk 0: they count only once
-        ``commit_documents`` has stored it (see ``documents`` and ``repair``), so a crash, or a
-        document streamed in over many calls, never leaves a version that counts half-written.
-        Many chunks go in a few large calls: Chroma costs ~9 ms a call on top of its cost per
-        chunk, most of the writing time when documents are short."""
-        self._upsert(ids, embeddings, texts, metadatas)
+    # -- writing a version -----------------------------------------------------------------
+    def begin(self, source: str, doc_hash: str) -> None:
+        """Open a version of ``source`` (its content hash ``doc_hash``) for ``add``."""
+        self._open[source, doc_hash] = _Open()
 
-    def _upsert(self, ids: list[str], embeddings: list, texts: list[str], metadatas: list[dict]) -> None:
-        for start in range(0, len(ids), _WRITE_BATCH):
-            end = start + _WRITE_BATCH
-            self.collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
-                                   documents=texts[start:end], metadatas=metadatas[start:end])
+    def add(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Store chunks of open versions with their vectors; they count only once ``commit``
+        has stored their version's chunk 0, held back until then. Many chunks go in a few large
+        calls: Chroma costs ~9 ms a call on top of its cost per chunk, most of the writing time
+        when documents are short."""
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        now = []
+        for chunk, vector in zip(chunks, vectors):
+            version = self._open.get((chunk.source, chunk.doc_hash))
+            if version is None:
+                raise ValueError(f"{chunk.source}: no open version {chunk.doc_hash[:12]} (begin it first)")
+            version.added += 1
+            if chunk.index == 0:
+                version.first = (chunk, list(vector))
+            else:
+                version.written = True
+                now.append((chunk, vector, None))
+        self._upsert(now)
 
-    def commit_documents(self, ids: list[str], embeddings: list, texts: list[str],
-                         metadatas: list[dict]) -> None:
-        """Complete versions whose other chunks ``write_chunks`` stored: store their chunk 0s
-        (these), keyword-index the versions from Chroma in one transaction, then drop every
-        other version of their documents."""
-        if not ids:
+    def commit(self, versions: Iterable[tuple[str, str]]) -> None:
+        """Complete these open (source, doc_hash) versions: store their chunk 0s with their chunk
+        counts, keyword-index the versions from Chroma in one transaction, then drop every other
+        version of their documents."""
+        firsts = []
+        for key in versions:
+            version = self._open.pop(key)
+            if version.first is None:
+                raise ValueError(f"{key[0]}: version {key[1][:12]} has no chunk 0 to commit")
+            firsts.append((*version.first, version.added))
+        if not firsts:
             return
-        self._upsert(ids, embeddings, texts, metadatas)
-        stale = self._keyword_index({m["source"]: m["doc_hash"] for m in metadatas})
+        self._upsert(firsts)
+        stale = self._keyword_index({c.source: c.doc_hash for c, _, _ in firsts})
         for start in range(0, len(stale), _PAGE):
             self.collection.delete(ids=stale[start : start + _PAGE])
+
+    def abort(self, source: str, doc_hash: str) -> None:
+        """Forget an open version that will not be committed (its file failed part-way), deleting
+        the chunks of it already stored."""
+        version = self._open.pop((source, doc_hash), None)
+        if version is not None and version.written:
+            self.collection.delete(where={"$and": [{"source": source}, {"doc_hash": doc_hash}]})
+
+    def remove(self, source: str) -> None:
+        """Forget a document: every version of it, in Chroma and in the keyword index."""
+        self.collection.delete(where={"source": source})
+        self._keyword.delete_where_source(source)
+
+    def _upsert(self, rows: list[tuple[Chunk, Sequence[float], int | None]]) -> None:
+        """(chunk, vector, n_chunks or None) rows, a batch of ``_WRITE_BATCH`` per call."""
+        for start in range(0, len(rows), _WRITE_BATCH):
+            batch = rows[start : start + _WRITE_BATCH]
+            self.collection.upsert(
+                ids=[c.id for c, _, _ in batch], embeddings=[list(v) for _, v, _ in batch],
+                documents=[c.text for c, _, _ in batch],
+                metadatas=[_metadata(c, n) for c, _, n in batch],
+            )
 
     def _keyword_index(self, current: dict[str, str]) -> list[str]:
         """Make the keyword index hold exactly the chunks of these versions (source -> content
         hash), read from Chroma a page at a time; returns the ids of the sources' other versions."""
         stale: list[str] = []
 
-        def chunks() -> Iterator[tuple[str, str, dict]]:
+        def entries() -> Iterator[tuple[str, str, dict]]:
             for i, meta, text in self._scan(where={"source": {"$in": list(current)}}, text=True):
                 if meta["doc_hash"] == current[meta["source"]]:
-                    yield i, contextual_text(text, meta), meta
+                    yield i, contextual_text(_chunk(text, meta)), meta
                 else:
                     stale.append(i)
 
         self._keyword.replace_sources(
-            {source: self._version(doc_hash) for source, doc_hash in current.items()}, chunks()
+            {source: self._version(doc_hash) for source, doc_hash in current.items()}, entries()
         )
         return stale
 
-    def discard_version(self, source: str, doc_hash: str) -> None:
-        """Delete the stored chunks of a version that will not be committed (its file failed
-        part-way through)."""
-        self.collection.delete(where={"$and": [{"source": source}, {"doc_hash": doc_hash}]})
+    # -- checking and repairing ------------------------------------------------------------
+    def check(self) -> Health:
+        """How Chroma and the keyword index stand against the rules above (see ``Health``)."""
+        health = Health()
+        stored: dict[str, dict[str, dict[int, str]]] = {}
+        sizes: dict[tuple[str, str], int] = {}
+        for i, meta, _ in self._scan():
+            versions = stored.setdefault(meta["source"], {})
+            versions.setdefault(meta["doc_hash"], {})[meta["chunk_index"]] = i
+            if meta["chunk_index"] == 0:
+                sizes[meta["source"], meta["doc_hash"]] = meta.get("n_chunks", 0)
+        good: set[str] = set()
+        for source, versions in sorted(stored.items()):
+            complete = sorted(h for h in versions if (source, h) in sizes)
+            for doc_hash, got in versions.items():
+                if doc_hash in complete:
+                    good.update(got.values())
+                else:
+                    health.orphans += len(got)
+                    health.orphan_versions += 1
+            if len(complete) > 1:
+                health.versions[source] = complete
+            elif complete:
+                got, want = versions[complete[0]], sizes[source, complete[0]]
+                if set(got) != set(range(want)):
+                    health.incomplete[source] = (len(got), want)
+        keyword = self._keyword.ids()
+        health.keyword_missing, health.keyword_extra = len(good - keyword), len(keyword - good)
+        return health
 
-    def remove_document(self, source: str) -> None:
-        self.collection.delete(where={"source": source})
-        self._keyword.delete_where_source(source)
-
-    def repair(self) -> tuple[int, int]:
+    def repair(self, keep: dict[str, str] | None = None) -> tuple[int, int]:
         """Remove chunks of incomplete or superseded versions and bring the keyword index back in
-        step with Chroma. Returns (chunks removed from Chroma, keyword entries changed)."""
+        step with Chroma. ``keep``: for sources stored in several complete versions, the content
+        hash of the one to keep (the others are dropped; without it, the last listed is kept).
+        Returns (chunks removed from Chroma, keyword entries changed)."""
         complete = {d.source: d.doc_hash for d in self.documents().values()}
+        complete.update((s, h) for s, h in (keep or {}).items() if s in complete)
         stale = [i for i, m, _ in self._scan() if complete.get(m["source"]) != m["doc_hash"]]
         for start in range(0, len(stale), _PAGE):
             self.collection.delete(ids=stale[start : start + _PAGE])
         written, deleted = self._keyword.sync_from(
-            ((i, contextual_text(text, meta), meta) for i, meta, text in self._scan(text=True)),
+            ((i, contextual_text(_chunk(text, meta)), meta) for i, meta, text in self._scan(text=True)),
             versions={source: self._version(h) for source, h in complete.items()},
         )
         return len(stale), written + deleted
@@ -327,6 +456,16 @@ class ChunkStore:
             if len(res["ids"]) < _PAGE:
                 return
             offset += _PAGE
+
+
+@dataclass
+class _Open:
+    """A version between ``begin`` and ``commit``: chunks added, whether any is in Chroma yet,
+    and its chunk 0 (with its vector), held back."""
+
+    added: int = 0
+    written: bool = False
+    first: tuple[Chunk, list[float]] | None = None
 
 
 def _check_compatible(found: dict, expected: dict, identity: EmbedderIdentity) -> None:

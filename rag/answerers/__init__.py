@@ -1,5 +1,6 @@
 """Answer writers: turn retrieved passages into a cited answer or an abstention."""
 
-from .extractive import ABSTENTION, ExtractiveAnswerer
+from .base import ABSTENTION, Answerer
+from .extractive import ExtractiveAnswerer
 
-__all__ = ["ABSTENTION", "ExtractiveAnswerer"]
+__all__ = ["ABSTENTION", "Answerer", "ExtractiveAnswerer"]

@@ -27,13 +27,10 @@ import numpy as np
 from ingest.chunking import split_sentences
 from ingest.language import detect_language
 from rag.types import Answer, Citation, Passage, cite
-
+from vectorstore.embeddings import Embedder
 from vectorstore.textproc import analyze, fold_accents
 
-ABSTENTION = {
-    "fr": "Les documents ne contiennent pas la réponse.",
-    "en": "The documents do not contain the answer.",
-}
+from .base import Answerer, abstain
 
 # Sentence ranking: score = dense + W_LEXICAL * lexical, where dense is the cosine of question and
 # sentence and lexical the share of the question's terms in the sentence. 0.05-0.2 raise the best
@@ -66,12 +63,12 @@ class Candidate:
     score: float
 
 
-class ExtractiveAnswerer:
+class ExtractiveAnswerer(Answerer):
     """Answers with sentences copied from the passages (no language model)."""
 
     def __init__(
         self,
-        embedder,
+        embedder: Embedder,
         *,
         max_sentences: int = 2,
         second_margin: float = 0.03,
@@ -151,9 +148,7 @@ class ExtractiveAnswerer:
         """Each cited piece of the answer (``"sentence [n]"``), then the ``Answer``."""
         chosen = self.select(question, passages)
         if not chosen:
-            text = ABSTENTION[detect_language(question)]
-            yield text
-            yield Answer(text=text, citations=[], abstained=True, query=question)
+            yield from abstain(question)
             return
         pieces, citations = [], []
         for group in _groups(chosen):
@@ -163,10 +158,6 @@ class ExtractiveAnswerer:
             yield piece if not pieces else " " + piece
             pieces.append(piece)
         yield Answer(text=" ".join(pieces), citations=citations, abstained=False, query=question)
-
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
-        *_, final = self.stream(question, passages)
-        return final
 
 
 def _coverage(question_terms: set[str], text_terms: set[str]) -> float:

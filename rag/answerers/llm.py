@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from ingest.chunking import split_sentences
 from ingest.language import detect_language
 from rag.types import Answer, Passage
+from vectorstore.embeddings import Embedder
 from vectorstore.textproc import analyze
 
+from .base import ABSTENTION, Answerer, abstain, abstention
 from .checking import INSTRUCTION, SupportChecker, parse_claims
-from .extractive import ABSTENTION
 
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 
@@ -127,13 +128,13 @@ def fit_passages(
     return kept
 
 
-class LLMAnswerer:
+class LLMAnswerer(Answerer):
     """Answers with a LangChain chat model; ``count_tokens`` counts in that model's tokens."""
 
     def __init__(
         self,
         chat_model,
-        embedder,
+        embedder: Embedder,
         *,
         count_tokens: Callable[[str], int],
         context_tokens: int,
@@ -158,7 +159,7 @@ class LLMAnswerer:
         language = detect_language(question)
         messages, kept = self.prompt(question, passages, language)
         if not kept:
-            yield from _abstain(question, language)
+            yield from abstain(question, language)
             return
         raw = []
         for chunk in self.chat_model.stream(messages):
@@ -168,17 +169,13 @@ class LLMAnswerer:
                 yield piece
         yield self.finish(question, "".join(raw), kept, language)
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
-        *_, final = self.stream(question, passages)
-        return final
-
     def finish(self, question: str, raw: str, passages: list[Passage], language: str) -> Answer:
         """The checked answer for the model's text ``raw`` about the numbered ``passages``."""
         if _is_abstention(raw):
-            return Answer(ABSTENTION[language], [], abstained=True, query=question)
+            return abstention(question, language)
         checked = self.checker.check(parse_claims(raw, len(passages)), passages, language)
         if not checked.citations:
-            return Answer(ABSTENTION[language], [], abstained=True, query=question)
+            return abstention(question, language)
         return Answer(
             checked.text, checked.citations, abstained=False, query=question,
             unsupported=checked.unsupported,
@@ -204,7 +201,3 @@ def _is_abstention(raw: str) -> bool:
     folded = " ".join(raw.split()).lower()
     return not folded or any(a.lower().rstrip(".") in folded for a in ABSTENTION.values())
 
-
-def _abstain(question: str, language: str) -> Iterator[str | Answer]:
-    yield ABSTENTION[language]
-    yield Answer(ABSTENTION[language], [], abstained=True, query=question)

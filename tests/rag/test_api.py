@@ -104,7 +104,7 @@ def test_files_changed_together_are_replaced_together(make_rag, tmp_path, articl
     stays.write_text("La bibliothèque ouvre à neuf heures.\n", encoding="utf-8")
     rag = make_rag()
     rag.ingest([docs])
-    stays_ids = {i for i in _store_ids(rag) if rag.store.get([i])[i].metadata["source"] == str(stays)}
+    stays_ids = {i for i in _store_ids(rag) if rag.store.get([i])[i].source == str(stays)}
     grows.write_text(long_text, encoding="utf-8")
     shrinks.write_text(short_text, encoding="utf-8")
 

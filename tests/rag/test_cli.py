@@ -168,9 +168,72 @@ def test_ask_flags_sentences_no_source_supports(capsys, tmp_path):
     from rag.cli import _print_answer
     from rag.types import Answer, Citation
 
-    cite = Citation(1, str(tmp_path / "d.md"), "T", "2024-01", 3, 0, 12, "Paris is big", 1.0)
+    cite = Citation(number=1, source=str(tmp_path / "d.md"), title="T", date="2024-01", page=3,
+                    start=0, end=12, quote="Paris is big", score=1.0)
     _print_answer(Answer("Paris is big [1]. The moon is cheese.", [cite],
                          unsupported=("The moon is cheese.",)))
     out = capsys.readouterr().out
     assert "Not supported by the documents" in out and "  - The moon is cheese." in out
     assert "[1] T (2024-01)" in out and "d.md:0-12 (page 3)" in out and "« Paris is big »" in out
+
+
+@pytest.mark.parametrize("bad", ["-5", "0", "two"])
+def test_k_below_one_is_an_error_naming_the_flag(bad, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["ask", "-k", bad, "une question"])
+    assert exit_.value.code == 2
+    assert f"argument -k: must be a whole number of at least 1, got '{bad}'" in capsys.readouterr().err
+
+
+def test_k_is_an_argument_of_the_call_not_a_setting(cli, tmp_path, monkeypatch, capsys):
+    import rag.api
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in [("a.txt", "Le phare de Brest s'allume à la nuit tombée."),
+                       ("b.txt", "Le phare de Sein guide les bateaux dans le raz."),
+                       ("c.txt", "Les phares bretons sont automatisés depuis 2004.")]:
+        (docs / name).write_text(text, encoding="utf-8")
+    assert cli("ingest", str(docs)) == 0
+    asked, retrieve = [], rag.api.RAG.retrieve
+
+    def spy(self, question, k=None, filters=None):
+        passages = retrieve(self, question, k=k, filters=filters)
+        asked.append((k, self.settings.k, len(passages)))
+        return passages
+
+    monkeypatch.setattr(rag.api.RAG, "retrieve", spy)
+    capsys.readouterr()
+    assert cli("ask", "-k", "2", "Quand le phare de Brest s'allume-t-il ?", "--json") == 0
+    assert asked == [(2, 5, 2)]  # the setting is left as it was
+    assert json.loads(capsys.readouterr().out)["citations"][0]["source"] == str(docs / "a.txt")
+    with pytest.raises(ValueError, match="k must be a positive whole number"):
+        rag.api.RAG(data_dir=tmp_path / "data").retrieve("phare", k=0)
+
+
+def test_a_bad_filter_date_is_a_one_line_error(cli, capsys):
+    assert cli("ask", "Quand ?", "--date-from", "2021-13") == 2
+    err = capsys.readouterr().err
+    assert err == "rag: error: date_from: '2021-13' is not a date like 2024, 2024-03 or 2024-03-15\n"
+
+
+def test_an_unexpected_error_is_a_bug_report_and_debug_shows_its_traceback(tmp_path, monkeypatch, capsys):
+    import rag.api
+
+    def broken(self):
+        raise TypeError("boom")
+
+    monkeypatch.setattr(rag.api.RAG, "sources", broken)
+    assert main(["--data-dir", str(tmp_path), "sources"]) == 1
+    err = capsys.readouterr().err
+    assert "rag: unexpected error (a bug): TypeError: boom" in err and "--debug" in err
+    assert "Traceback" not in err
+    with pytest.raises(TypeError, match="boom"):
+        main(["--data-dir", str(tmp_path), "--debug", "sources"])
+
+
+def test_interfaces_register_their_own_commands():
+    from rag.cli import _parser
+
+    ui = _parser().parse_args(["ui", "--port", "8001"])
+    assert ui.run.__module__ == "ui.cli" and ui.port == 8001

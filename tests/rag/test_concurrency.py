@@ -72,7 +72,7 @@ def test_questions_are_answered_while_an_ingest_writes(make_rag, corpora, monkey
     question = "Quand la ville a-t-elle été fondée ?"
     written, asked = threading.Event(), threading.Event()
     monkeypatch.setattr(rag.indexer, "EMBED_BATCH_CHUNKS", 1)  # one document per write
-    commit = writer.store.commit_documents
+    commit = writer.store.commit
 
     def commit_then_pause(*args, **kwargs):
         commit(*args, **kwargs)
@@ -80,7 +80,7 @@ def test_questions_are_answered_while_an_ingest_writes(make_rag, corpora, monkey
             written.set()
             asked.wait()
 
-    writer.store.commit_documents = commit_then_pause
+    writer.store.commit = commit_then_pause
     errors = []
 
     def ingest():

@@ -76,7 +76,7 @@ def test_damage_is_found_then_repaired(make_rag, docs):
     assert report.ok and report.problems == found.problems
     assert report.repaired == [
         f"{other}: dropped 1 older version(s)",
-        "dropped 2 orphan chunks; re-synced 2 keyword entries",
+        "dropped 3 chunks of incomplete or superseded versions; re-synced 2 keyword entries",
         f"{article}: re-indexed from its file",
     ]
     assert _chunks(store) == clean and store.keyword.ids() == set(clean)

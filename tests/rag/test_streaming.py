@@ -82,15 +82,15 @@ def test_while_a_changed_file_is_streamed_in_only_its_last_version_is_retrieved(
     old_text = book.read_text(encoding="utf-8")
     book.write_text(lighthouses("Erwan Le Gall"), encoding="utf-8")
     seen, during = [], []
-    write = rag_.store.write_chunks
+    add = rag_.store.add
 
-    def write_then_ask(ids, embeddings, texts, metadatas):
-        write(ids, embeddings, texts, metadatas)
-        seen.append(len(ids))
-        if not during and any("Erwan" in t for t in texts):  # in Chroma, its chunk 0 not yet
+    def add_then_ask(chunks, vectors):
+        add(chunks, vectors)
+        seen.append(len(chunks))
+        if not during and any("Erwan" in c.text for c in chunks):  # in Chroma, its chunk 0 not yet
             during.extend(rag_.retrieve(KEEPER_QUESTION, k=5))
 
-    rag_.store.write_chunks = write_then_ask
+    rag_.store.add = add_then_ask
     report = rag_.ingest([book])
     assert report.updated == [str(book)] and len(seen) > 2 and during
     assert all(p.text == old_text[p.start : p.end] for p in during)

@@ -18,8 +18,9 @@ def _check_citations(answer: dict) -> None:
         assert source_text(c["source"])[c["start"]:c["end"]] == c["quote"]
 
 
-def test_ask_guide_question_returns_text_and_exact_citations(client):
+def test_ask_guide_question_returns_text_and_exact_citations(client, ui):
     answer = client.predict(GUIDE_QUESTION, None, api_name="/ask")
+    assert answer == ui.rag.ask(GUIDE_QUESTION).to_dict()  # the one serialisation
     assert isinstance(answer, dict)
     assert answer["abstained"] is False
     assert answer["query"] == GUIDE_QUESTION
@@ -56,6 +57,9 @@ def test_bad_filter_gives_a_clear_error_not_a_traceback(client):
     with pytest.raises(AppError) as err:
         client.predict(GUIDE_QUESTION, {"author": "x"}, api_name="/ask")
     assert "unknown filter" in str(err.value)
+    with pytest.raises(AppError) as err:
+        client.predict(GUIDE_QUESTION, {"date_from": "2021-13"}, api_name="/ask")
+    assert "date_from: '2021-13' is not a date" in str(err.value) and "Traceback" not in str(err.value)
     assert "Traceback" not in str(err.value)
 
 

@@ -62,11 +62,13 @@ def test_long_context_is_cut_with_ellipses(tmp_path):
 
 
 def test_parse_filters():
+    from rag import Filters
+
     assert parse_filters([], "", None) is None
-    assert parse_filters(["/a.md"], " 2024 ", "2024-03-15") == {
-        "sources": ["/a.md"], "date_from": "2024", "date_to": "2024-03-15"}
-    for bad in ("24", "2024-13", "2024/03", "yesterday"):
-        with pytest.raises(ValueError, match="not a date"):
+    assert parse_filters(["/a.md"], " 2024 ", "2024-03-15") == Filters(
+        sources=["/a.md"], date_from="2024", date_to="2024-03-15")
+    for bad in ("24", "2024-13", "2024-02-30", "2024/03", "yesterday"):
+        with pytest.raises(ValueError, match="date_from: .* is not a date"):
             parse_filters(None, bad, None)
 
 
@@ -79,14 +81,15 @@ def test_plain_history_flattens_gradio_messages():
 
 def test_unsupported_sentences_are_flagged_in_the_panel_and_the_chat(tmp_path):
     from rag.types import Answer, Citation
-    from ui.render import answer_to_dict, chat_text
+    from ui.render import chat_text
 
     doc = tmp_path / "d.md"
     doc.write_text("Paris is big.", encoding="utf-8")
-    cite = Citation(1, str(doc), "T", None, None, 0, 12, "Paris is big", 1.0)
+    cite = Citation(number=1, source=str(doc), title="T", start=0, end=12, quote="Paris is big",
+                    score=1.0)
     answer = Answer("Paris is big [1]. The moon is <cheese>.", [cite],
                     unsupported=("The moon is <cheese>.",))
-    panel = sources_html(answer_to_dict(answer), "q")
+    panel = sources_html(answer.to_dict(), "q")
     assert 'class="unsupported"' in panel and "The moon is &lt;cheese&gt;." in panel
     assert panel.index("unsupported") < panel.index('class="cite"')
     shown = chat_text(answer)
