@@ -49,8 +49,8 @@ test: install llm
 		     echo "Chromium could not be installed: the browser tests will be skipped"; }
 	$(PY) -m pytest
 
-# The fast tier, for a developer between changes (under 90 s on 2 cores): every test but those
-# marked `slow` (the model-conversion verification, the crash trials); `make test` runs them all.
+# The fast tier, for a developer between changes: every test but those marked `slow` (the model
+# verifications and exports, the real-LLM runs, the crash trials); `make test` runs them all.
 test-fast: install
 	$(PY) -m pytest -m "not slow"
 
