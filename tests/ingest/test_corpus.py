@@ -1,4 +1,5 @@
-"""Checks against the shared sample corpus (skipped when ../shared is absent)."""
+"""Checks against the test data: the dated news article (tests/data/news-fr, in the shape of the
+shared sample corpus) and the evaluation sets' documents (tests/data/eval/*/docs)."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from ingest.chunking import chunk_document
 from ingest.discover import file_hash, iter_files
 from ingest.loaders import load
+from tests.conftest import DATA, EVAL, NEWS_FR
 
 
 def words(texts: list[str]) -> list[int]:
@@ -14,10 +16,9 @@ def words(texts: list[str]) -> list[int]:
 
 
 @pytest.fixture
-def news_fr(shared_dir: Path) -> list[Path]:
-    files = sorted((shared_dir / "corpus" / "news-fr").glob("*.txt"))
-    if not files:
-        pytest.skip("no shared news-fr corpus")
+def news_fr() -> list[Path]:
+    files = sorted(NEWS_FR.glob("*.txt"))
+    assert files, f"no article in {NEWS_FR}"
     return files
 
 
@@ -25,8 +26,21 @@ def test_header_of_first_article(news_fr):
     doc = load(news_fr[0])
     assert doc.text.startswith(" date 2021-12 ")
     assert doc.date == "2021-12"
-    assert doc.title.startswith("La Russie a nié avoir l’intention d’attaquer son voisin")
+    assert doc.title.startswith("Moscou réclame des garanties écrites contre tout nouvel élargissement")
     assert doc.language == "fr"
+
+
+@pytest.mark.parametrize("folder, language", [("villes-fr", "fr"), ("harbours-en", "en")])
+def test_eval_documents_have_a_title_line_and_paragraphs(folder, language):
+    files = sorted((EVAL / folder / "docs").glob("*.txt"))
+    assert len(files) >= 3
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        title, blank, *paragraphs = text.split("\n")
+        doc = load(path)
+        assert blank == "" and doc.title == title and doc.date is None, path
+        assert doc.language == language, path
+        assert len([p for p in text.split("\n\n")[1:] if p.strip()]) >= 3, path
 
 
 def test_chunks_point_back_into_the_files(news_fr):
@@ -49,7 +63,8 @@ def test_chunks_point_back_into_the_files(news_fr):
             assert meta["date"] == doc.date and meta["language"] == "fr"
 
 
-def test_discovery_finds_the_corpus(shared_dir, news_fr):
-    files, problems = iter_files([shared_dir / "corpus"])
+def test_discovery_finds_the_corpus(news_fr):
+    files, problems = iter_files([DATA])
     assert set(news_fr) <= set(files)
+    assert set(files) >= set(EVAL.glob("*/docs/*.txt")) and len(files) > 20
     assert problems == []

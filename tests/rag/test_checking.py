@@ -33,19 +33,19 @@ def test_markers_are_parsed_and_those_naming_no_passage_dropped():
 
 
 def test_a_supported_claim_cites_the_narrowed_sentence_with_exact_offsets(checker, paragraphs, article_text):
-    claim = Claim("Les vacances en Russie dureront 10 jours, jusqu'au 9 janvier.", (3,))
+    claim = Claim("En Russie, les vacances du Nouvel An durent 10 jours, jusqu'au 9 janvier.", (3,))
     checked = checker.check([claim], paragraphs, "fr")
     assert checked.unsupported == ()
     (citation,) = checked.citations
     assert citation.number == 1
-    assert checked.text == "Les vacances en Russie dureront 10 jours, jusqu'au 9 janvier [1]."
-    assert citation.quote.startswith("Les vacances en Russie") and "9 janvier" in citation.quote
+    assert checked.text == "En Russie, les vacances du Nouvel An durent 10 jours, jusqu'au 9 janvier [1]."
+    assert citation.quote.startswith("En Russie, les vacances") and "9 janvier" in citation.quote
     assert article_text[1][citation.start : citation.end] == citation.quote
     assert len(citation.quote) < len(paragraphs[2].text)  # narrowed to a sentence, not the passage
 
 
 def test_a_claim_citing_the_wrong_passage_is_recited_to_the_right_one(checker, paragraphs, article_text):
-    claim = Claim("Washington et ses alliés ont refusé de fournir de telles promesses.", (1,))
+    claim = Claim("Washington et ses alliés ont rejeté de tels engagements.", (1,))
     checked = checker.check([claim], paragraphs, "fr")
     (citation,) = checked.citations
     assert "Washington" in citation.quote and citation.quote in paragraphs[4].text
@@ -54,7 +54,7 @@ def test_a_claim_citing_the_wrong_passage_is_recited_to_the_right_one(checker, p
 
 def test_an_unsupported_claim_is_flagged_and_carries_no_marker(checker, paragraphs):
     made_up = "Le traité a été signé à Genève par douze pays africains en 1987."
-    claims = [Claim("Les vacances en Russie dureront 10 jours.", (3,)), Claim(made_up, (2,))]
+    claims = [Claim("Les vacances du Nouvel An durent 10 jours en Russie.", (3,)), Claim(made_up, (2,))]
     checked = checker.check(claims, paragraphs, "fr")
     assert checked.unsupported == (made_up,)
     assert made_up in checked.text and f"{made_up} [" not in checked.text
@@ -66,15 +66,15 @@ def test_a_mash_up_of_a_passages_words_is_not_support(checker, paragraphs):
     """Every content word of this sentence is in the passage, in another order and meaning: the
     holidays do not start on 9 January. Words in any order would pass it; the check wants them
     in the passage's order."""
-    mash_up = "Le 9 janvier commenceront 10 jours de vacances en Russie."
+    mash_up = "Le 9 janvier commencent en Russie 10 jours de vacances du Nouvel An."
     checked = checker.check([Claim(mash_up, (3,))], paragraphs, "fr")
     assert checked.unsupported == (mash_up,) and checked.citations == []
 
 
 def test_two_claims_on_one_sentence_share_one_citation_number(checker, paragraphs):
     claims = [
-        Claim("Les vacances en Russie dureront 10 jours.", (3,)),
-        Claim("Elles dureront jusqu'au 9 janvier en Russie.", (3,)),
+        Claim("En Russie, les vacances du Nouvel An durent 10 jours.", (3,)),
+        Claim("Elles durent jusqu'au 9 janvier en Russie.", (3,)),
     ]
     checked = checker.check(claims, paragraphs, "fr")
     assert len(checked.citations) == 1 and checked.text.count("[1]") == 2

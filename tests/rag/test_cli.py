@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
+from tests.conftest import EVAL
 from tests.rag.conftest import ARTICLE_QUESTION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,6 +136,21 @@ def test_eval_reports_the_metrics(cli, tmp_path, capsys):
     assert result["hit@5"] == 1.0 and result["hit@1"] >= 0.5
     for key in ("mrr@10", "answer_contains_gold", "citation_precision", "latency_p50", "latency_p95"):
         assert key in result
+
+
+@pytest.mark.parametrize("folder, answerable, impossible", [("villes-fr", 24, 3), ("harbours-en", 7, 3)])
+def test_eval_on_the_test_sets(cli, capsys, folder, answerable, impossible):
+    """`rag eval` on the project's own question sets (tests/data/eval): every answerable question's
+    passage is found, most answers hold the gold, and the impossible questions are counted apart."""
+    assert cli("eval", str(EVAL / folder), "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["answerable"], result["impossible"]) == (answerable, impossible)
+    assert result["questions"] == answerable + impossible
+    assert result["hit@5"] == 1.0 and result["hit@1"] >= 0.8 and result["mrr@10"] >= 0.85
+    assert result["answer_contains_gold"] >= 0.5 and result["citations"] > 0
+    assert 0 <= result["abstention_recall"] <= 1
+    assert cli("eval", str(EVAL / folder), "--json", "--limit", "5") == 0  # its index is reused
+    assert json.loads(capsys.readouterr().out)["questions"] == 5
 
 
 def test_mismatched_model_is_a_clear_error(cli, article, capsys, monkeypatch):

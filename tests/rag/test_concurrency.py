@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from tests.conftest import EVAL
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def corpora(tmp_path, shared_dir) -> tuple[Path, Path]:
-    """Two folders of real articles (PIAF dev), 6 files each."""
-    files = sorted((shared_dir / "eval" / "piaf-fr-dev" / "docs").glob("*.txt"))[:12]
+def corpora(tmp_path) -> tuple[Path, Path]:
+    """Two folders of short articles (tests/data/eval/villes-fr), 6 files each."""
+    files = sorted((EVAL / "villes-fr" / "docs").glob("*.txt"))[:12]
+    assert len(files) == 12
     folders = tmp_path / "one", tmp_path / "two"
     for n, src in enumerate(files):
         folder = folders[n % 2]

@@ -1,7 +1,7 @@
 """kill -9 a `rag ingest` at random moments, then ingest again: the store must be what a clean
 ingest gives (same documents and chunks, keyword index in step, no duplicates, no orphans).
 
-Each trial switches a corpus of 15 real articles between two states (every file changed, one
+Each trial switches a corpus of 15 short articles (tests/data/eval/villes-fr) between two states (every file changed, one
 removed, one added), so the killed ingest adds, replaces and prunes; each file is read in parts,
 as a large one is, and written a few chunks at a time. Its writes to Chroma and to
 the keyword index are slowed down (a pause after each), so that the kills, spread over the whole
@@ -20,6 +20,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import EVAL
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS = 10
@@ -116,9 +118,10 @@ def _set_state(corpus: Path, originals: list[Path], state: str) -> None:
 
 
 @pytest.mark.slow  # about a minute and a half on 2 cores
-def test_killed_ingests_leave_nothing_a_rerun_does_not_fix(tmp_path, shared_dir):
-    docs = shared_dir / "eval" / "piaf-fr-dev" / "docs"
+def test_killed_ingests_leave_nothing_a_rerun_does_not_fix(tmp_path):
+    docs = EVAL / "villes-fr" / "docs"
     originals = [p for p in sorted(docs.glob("*.txt")) if 500 <= p.stat().st_size <= 1500][:16]
+    assert len(originals) == 16
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     reference = {}

@@ -4,6 +4,7 @@ import pytest
 
 from rag.evaluate import contains_gold, evaluate, is_hit, load_questions, normalize, percentile
 from rag.types import Answer, Citation, Passage
+from tests.conftest import EVAL
 
 
 def passage(text: str, source: str) -> Passage:
@@ -123,8 +124,26 @@ def test_load_questions_limit_is_deterministic_and_in_file_order(tmp_path):
     assert load_questions(tmp_path, limit=100) == lines
 
 
-def test_load_questions_from_shared_sets(shared_dir):
-    squad = load_questions(shared_dir / "eval" / "squad2-en-dev")
-    assert len(squad) == 208
-    assert any(q["impossible"] for q in squad)
-    assert len(load_questions(shared_dir / "eval" / "piaf-fr-dev", limit=25)) == 25
+def test_load_questions_from_the_test_sets():
+    english = load_questions(EVAL / "harbours-en")
+    assert len(english) == 10 and sum(q["impossible"] for q in english) == 3
+    french = load_questions(EVAL / "villes-fr")
+    assert len(french) == 27 and sum(q["impossible"] for q in french) == 3
+    assert len(load_questions(EVAL / "villes-fr", limit=12)) == 12
+
+
+@pytest.mark.parametrize("folder", ["villes-fr", "harbours-en"])
+def test_test_sets_are_well_formed(folder):
+    """What the format promises: each question names a file of docs/; an answerable one has gold
+    answers found in its context, and the context is a paragraph of that file; an impossible one
+    has none."""
+    questions = load_questions(EVAL / folder)
+    assert len({q["id"] for q in questions}) == len(questions)
+    for q in questions:
+        assert set(q) == {"id", "question", "answers", "source", "impossible", "context"}
+        text = (EVAL / folder / "docs" / q["source"]).read_text(encoding="utf-8")
+        assert q["context"] in [p.strip() for p in text.split("\n\n")], q["id"]
+        if q["impossible"]:
+            assert q["answers"] == [], q["id"]
+        else:
+            assert q["answers"] and contains_gold(q["context"], q["answers"]), q["id"]

@@ -4,7 +4,6 @@ OpenAI-compatible server for the 'openai' backend. These check the plumbing, not
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import subprocess
 import sys
@@ -16,11 +15,9 @@ import pytest
 
 from rag.llms import LLMError, estimate_tokens, gguf_path, make_chat_model, token_counter
 from rag.settings import Settings
+from tests.rag.conftest import require_llama
 
-needs_llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None,
-    reason="llama-cpp-python is not installed (`make llm` installs it; `make test` does)",
-)
+real_model = pytest.mark.slow  # loads and runs the model; the error paths below stay in the fast tier
 
 QUESTION = [("system", "Answer in one short sentence."), ("user", "What is the capital of France?")]
 TEXTS = [
@@ -42,6 +39,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def local():
+    require_llama()
     s = settings(llm="llamacpp")
     return s, make_chat_model(s)
 
@@ -49,8 +47,7 @@ def local():
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server on the tiny model: its /v1 URL."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed (`make llm` installs it; `make test` does)")
+    require_llama()
     port = free_port()
     log = tmp_path_factory.mktemp("llama_server") / "log.txt"
     with open(log, "wb") as out:
@@ -76,7 +73,7 @@ def server(tmp_path_factory):
         proc.wait(timeout=30)
 
 
-@needs_llama
+@real_model
 def test_llamacpp_invoke_answers_with_the_default_model(local):
     s, model = local
     message = model.invoke(QUESTION)
@@ -85,7 +82,7 @@ def test_llamacpp_invoke_answers_with_the_default_model(local):
     assert make_chat_model(s).llama is model.llama  # loaded once per process
 
 
-@needs_llama
+@real_model
 def test_llamacpp_streams_several_chunks(local):
     _, model = local
     pieces = [chunk.content for chunk in model.stream(QUESTION)]
@@ -93,7 +90,7 @@ def test_llamacpp_streams_several_chunks(local):
     assert "".join(pieces).strip()
 
 
-@needs_llama
+@real_model
 def test_llamacpp_generations_from_threads_are_serialised(local):
     _, model = local
     with ThreadPoolExecutor(3) as pool:
@@ -101,7 +98,7 @@ def test_llamacpp_generations_from_threads_are_serialised(local):
     assert all(a.strip() for a in answers)
 
 
-@needs_llama
+@real_model
 def test_llamacpp_token_counter_is_the_models_tokenizer(local):
     s, model = local
     count = token_counter(s, model)
@@ -110,7 +107,7 @@ def test_llamacpp_token_counter_is_the_models_tokenizer(local):
     assert count(TEXTS[2]) < len(model.llama.tokenize(TEXTS[2].encode(), add_bos=False, special=False))
 
 
-@needs_llama
+@real_model
 def test_estimate_over_counts(local):
     s, model = local
     count = token_counter(s, model)
@@ -119,6 +116,7 @@ def test_estimate_over_counts(local):
         assert estimate_tokens(text) >= count(text)
 
 
+@real_model
 def test_openai_backend_against_a_real_server(server, local):
     s = settings(llm="openai", llm_base_url=server)
     model = make_chat_model(s)  # no llm_model: the server's only model

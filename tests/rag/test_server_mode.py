@@ -5,7 +5,6 @@ own tests run on a server too: see test_api.py.)"""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ import vectorstore.retrying
 import vectorstore.store
 from rag import RAG
 from rag.cli import main
+from tests.conftest import wait_until
 from tests.rag.conftest import ARTICLE_QUESTION, ChromaServer
 from vectorstore.store import ChromaUnavailableError
 
@@ -77,8 +77,9 @@ def test_two_processes_share_one_server_and_keyword_search_follows(
     assert reader.sources() == [] and reader.store.keyword.count() == 0
 
     writer.ingest([article])
-    time.sleep(0.3)
     ids = _chroma_ids(writer)
+    assert ids  # the reader's index follows at its next check, one sync interval later at most
+    wait_until(lambda: reader.store.keyword.ids() == ids, what="the reader indexes the new chunks")
     assert reader.store.keyword.ids() == ids == writer.store.keyword.ids()
     passages = reader.retrieve(ARTICLE_QUESTION, k=3)
     assert passages and all(p.source == str(article) for p in passages)
@@ -87,13 +88,14 @@ def test_two_processes_share_one_server_and_keyword_search_follows(
 
     article.write_text(NEW_TEXT, encoding="utf-8")
     assert writer.ingest([article]).updated == [str(article)]
-    time.sleep(0.3)
+    new_ids = _chroma_ids(writer)
+    wait_until(lambda: reader.store.keyword.ids() == new_ids, what="the reader follows the update")
     assert reader.store.keyword.ids() == _chroma_ids(writer) and reader.store.keyword.ids().isdisjoint(ids)
     assert reader.retrieve("Où reprendront les discussions ?", k=1)[0].text.endswith("10 janvier.")
 
     writer.remove([article])
-    time.sleep(0.3)
-    assert reader.store.keyword.count() == 0 and reader.retrieve(ARTICLE_QUESTION) == []
+    wait_until(lambda: reader.store.keyword.count() == 0, what="the reader drops the removed chunks")
+    assert reader.retrieve(ARTICLE_QUESTION) == []
 
 
 def test_a_new_process_indexes_what_the_server_holds(open_rag, server_settings, article):

@@ -1,5 +1,5 @@
-"""One running app per test session: a RAG over a tmp copy of the sample documents (and the
-shared news article when present), served on a free port of 127.0.0.1."""
+"""One running app per test session: a RAG over a tmp copy of the sample documents and the test
+news article (tests/data/news-fr), served on a free port of 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import NEWS_FR
 from tests.rag.conftest import ARTICLE_QUESTION, real_embedder  # noqa: F401  (shared fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DOCS = REPO / "rag" / "sample_docs"
-NEWS = SHARED / "corpus" / "news-fr"
 GUIDE_QUESTION = "How do I remove a document?"
 OFF_TOPIC_QUESTION = "What is the boiling point of liquid nitrogen on Neptune?"
 
@@ -41,16 +40,14 @@ def ui(tmp_path_factory, real_embedder):  # noqa: F811
     root = tmp_path_factory.mktemp("ui")
     docs = root / "docs"
     shutil.copytree(SAMPLE_DOCS, docs / "sample")
-    has_news = NEWS.is_dir() and any(NEWS.glob("*.txt"))
-    if has_news:
-        shutil.copytree(NEWS, docs / "news-fr")
+    shutil.copytree(NEWS_FR, docs / "news-fr")
     rag = RAG(data_dir=root / "data", embedder=real_embedder)
     report = rag.ingest([docs])
     assert not report.failed and report.added
     app = launch(rag, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield SimpleNamespace(root=root, docs=docs, data_dir=root / "data", rag=rag, app=app,
-                              url=app.local_url, has_news=has_news)
+                              url=app.local_url)
     finally:
         app.close()
         rag.close()

