@@ -84,7 +84,6 @@ def test_chat_streams_answer_with_highlighted_sources(page):
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     page.screenshot(path=str(artifacts / "ui-chat.png"), full_page=True)
-    shutil.copy(artifacts / "ui-chat.png", REPO / "docs" / "ui-chat.png")
 
 
 def test_follow_up_shows_the_query_used(page):
