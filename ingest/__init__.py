@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "LoadedDocument": "ingest.loaders",
     "LoadError": "ingest.loaders",
+    "calendar_date": "ingest.loaders",
     "load": "ingest.loaders",
     "load_parts": "ingest.loaders",
     "streamed_suffixes": "ingest.loaders",
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from ingest.discover import content_hash, file_hash, iter_files
     from ingest.language import detect_language
     from ingest.loaders import (
-        LoadedDocument, LoadError, load, load_parts, register, streamed_suffixes, supported_suffixes,
+        LoadedDocument, LoadError, calendar_date, load, load_parts, register, streamed_suffixes,
+        supported_suffixes,
     )
     from ingest.sync import SyncPlan, plan_sync
 

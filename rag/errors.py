@@ -4,7 +4,7 @@ and how to fix it) without a traceback; anything else is a bug and keeps its tra
 
 from __future__ import annotations
 
-from ingest.loaders import LoadError
+from ingest.loaders.base import LoadError
 from vectorstore.store import StoreError
 
 

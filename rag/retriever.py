@@ -5,7 +5,6 @@ LangChain ``BaseRetriever``."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,14 +17,14 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
+from ingest.loaders.base import calendar_date
+
 from .errors import FilterError
 from .types import Passage
 
 if TYPE_CHECKING:
     from vectorstore.embeddings import Embedder
     from vectorstore.store import ChunkStore
-
-_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Filters:
                 raise FilterError(f"{name} must be a string like 2024-03, got {value!r}")
             value = (value or "").strip() or None
             object.__setattr__(self, name, value)
-            if value and not _is_date(value):
+            if value and not calendar_date(value):
                 raise FilterError(f"{name}: {value!r} is not a date like 2024, 2024-03 or 2024-03-15")
         if self.date_from and self.date_to and self.date_to < self.date_from[: len(self.date_to)]:
             raise FilterError(f"date_from {self.date_from} is after date_to {self.date_to}")
@@ -63,19 +62,6 @@ class Filters:
         if unknown:
             raise FilterError(f"unknown filter(s) {sorted(unknown)}: use sources, date_from, date_to")
         return cls(list(value.get("sources") or []), value.get("date_from"), value.get("date_to"))
-
-
-def _is_date(value: str) -> bool:
-    import datetime as dt
-
-    if not _DATE.fullmatch(value):
-        return False
-    year, month, day = ([int(p) for p in value.split("-")] + [1, 1])[:3]
-    try:
-        dt.date(year, month, day)
-    except ValueError:
-        return False
-    return True
 
 
 def hybrid_search(store: ChunkStore, embedder: Embedder, question: str, *, k: int, candidates: int,

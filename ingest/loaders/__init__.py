@@ -7,6 +7,7 @@ below; nothing else changes.
 from ingest.loaders.base import (
     LoadedDocument,
     LoadError,
+    calendar_date,
     load,
     load_parts,
     register,

@@ -13,6 +13,8 @@ memory is bounded by a part's size, not the file's.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -39,6 +41,24 @@ class LoadedDocument:
     # Where `text` starts in the document's whole text: 0 but for the parts of `load_parts`,
     # whose `text`, `pages` and `sections` offsets are the part's own.
     offset: int = 0
+
+
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def calendar_date(text: str) -> str | None:
+    """``text`` when it is 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' naming a real calendar date (no
+    month 13, no February 30), else None: the one date check of documents' dates (the loaders)
+    and of filter dates (``rag.Filters``)."""
+    match = _DATE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day = (int(g) if g else 1 for g in match.groups())
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return None
+    return text
 
 
 class LoadError(Exception):

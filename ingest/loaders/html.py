@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.language import detect_language
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
+from ingest.loaders.base import LoadedDocument, LoadError, calendar_date, read_bytes, register
 from ingest.loaders.decoding import decode_bytes
 from ingest.loaders.text import cap_title
 
@@ -126,9 +126,11 @@ def _date(soup: BeautifulSoup, root: Tag) -> str | None:
     time = root.find("time", attrs=has_datetime) or soup.find("time", attrs=has_datetime)
     for value in (meta and meta.get("content"), time and time.get("datetime")):
         match = _DATE.match(value) if isinstance(value, str) else None
-        if match and 1 <= int(match.group(2)) <= 12:
+        if match:
             year, month, day = match.groups()
-            return f"{year}-{month}" + (f"-{day}" if day else "")
+            date = calendar_date(f"{year}-{month}" + (f"-{day}" if day else ""))
+            if date:
+                return date
     return None
 
 

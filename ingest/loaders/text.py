@@ -13,13 +13,14 @@ ingested in bounded memory; its title, date and language come from its first par
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.language import detect_language
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register, register_parts
+from ingest.loaders.base import (
+    LoadedDocument, LoadError, calendar_date, read_bytes, register, register_parts,
+)
 from ingest.loaders.decoding import decode_blocks, decode_bytes, stream_encoding
 
 TITLE_MAX_CHARS = 200
@@ -144,7 +145,7 @@ def parse_header(text: str) -> tuple[str | None, str | None, str]:
     if match is None:
         return None, None, text
     year, month, day, headline = match.groups()
-    date = _valid_date(int(year), int(month), int(day) if day else None)
+    date = calendar_date(f"{year}-{month}" + (f"-{day}" if day else ""))
     if date is None:
         return None, None, text
     title = cap_title(headline) if headline and headline.strip() else None
@@ -195,10 +196,4 @@ def cap_title(title: str) -> str:
     return title[: cut if cut > TITLE_MAX_CHARS // 2 else TITLE_MAX_CHARS].rstrip() + "…"
 
 
-def _valid_date(year: int, month: int, day: int | None) -> str | None:
-    try:
-        dt.date(year, month, day or 1)
-    except ValueError:
-        return None
-    return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day else "")
 

@@ -210,6 +210,22 @@ def test_html_article_keeps_its_header_and_time_date(tmp_path):
     assert doc.language == "en"
 
 
+def test_an_html_date_that_is_no_calendar_date_is_left_out(tmp_path):
+    html = ('<html><head><meta property="article:published_time" content="2021-02-30T10:00">'
+            '</head><body><article><time datetime="2021-13-01">?</time><p>Text.</p></article>'
+            "</body></html>")
+    assert load(write(tmp_path / "odd.html", html)).date is None
+
+
+@pytest.mark.parametrize("text, ok", [("2024", True), ("2024-02", True), ("2024-02-29", True),
+                                      ("2023-02-29", False), ("2024-13", False), ("2024-00", False),
+                                      ("2024-1", False), ("24", False), ("2024/02", False), ("", False)])
+def test_calendar_date_is_the_one_date_check(text, ok):
+    from ingest.loaders import calendar_date
+
+    assert calendar_date(text) == (text if ok else None)
+
+
 def test_html_with_several_articles_keeps_them_all(tmp_path):
     html = (
         "<html><body><noscript><script>x()</script>No JS</noscript>"
