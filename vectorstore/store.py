@@ -306,7 +306,6 @@ class ChunkStore:
             if chunk.index == 0:
                 version.first = (chunk, list(vector))
             else:
-                version.written = True
                 now.append((chunk, vector, None))
         self._upsert(now)
 
@@ -331,7 +330,7 @@ class ChunkStore:
         """Forget an open version that will not be committed (its file failed part-way), deleting
         the chunks of it already stored."""
         version = self._open.pop((source, doc_hash), None)
-        if version is not None and version.written:
+        if version is not None and version.added > (version.first is not None):  # some in Chroma
             self.collection.delete(where={"$and": [{"source": source}, {"doc_hash": doc_hash}]})
 
     def remove(self, source: str) -> None:
@@ -460,11 +459,10 @@ class ChunkStore:
 
 @dataclass
 class _Open:
-    """A version between ``begin`` and ``commit``: chunks added, whether any is in Chroma yet,
-    and its chunk 0 (with its vector), held back."""
+    """A version between ``begin`` and ``commit``: chunks added, and its chunk 0 (with its
+    vector), held back; the others are in Chroma."""
 
     added: int = 0
-    written: bool = False
     first: tuple[Chunk, list[float]] | None = None
 
 
