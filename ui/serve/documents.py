@@ -1,0 +1,54 @@
+"""Documents as the service names them: a stable id for each stored source, and the exact text
+of a span, so that any citation's quote can be checked by whoever received it."""
+
+from __future__ import annotations
+
+import hashlib
+
+from rag import RAG, RagError
+
+
+class UnknownDocument(RagError):
+    """No stored document has this id (the service answers 404)."""
+
+
+class BadSpan(RagError):
+    """Offsets that do not lie inside the document's text."""
+
+
+def document_id(source: str) -> str:
+    """The id of the document stored from ``source``: 16 hex digits of its path's SHA-256, the
+    same for every version of the file, never a path a client could point elsewhere."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def documents(rag: RAG) -> list[dict]:
+    """id, source, title, date, language and chunks of every stored document, sorted by path."""
+    return [{"id": document_id(d.source), "source": d.source, "title": d.title, "date": d.date,
+             "language": d.language, "chunks": d.chunks} for d in rag.sources()]
+
+
+def find(rag: RAG, doc_id: str) -> str:
+    """The source of the stored document ``doc_id``; only stored documents can be read, so no
+    request reaches a file the index does not hold."""
+    for d in rag.sources():
+        if document_id(d.source) == doc_id:
+            return d.source
+    raise UnknownDocument(f"no document with id {doc_id!r} (GET /api/documents lists them)")
+
+
+def span(rag: RAG, doc_id: str, start: int = 0, end: int | None = None) -> dict:
+    """The extracted text of document ``doc_id`` between ``start`` and ``end`` (default: to the
+    end): for a citation ``c``, ``span(rag, id, c.start, c.end)["text"] == c.quote``."""
+    source = find(rag, doc_id)
+    text = rag.document_text(source)
+    end = len(text) if end is None else end
+    if not 0 <= start <= end <= len(text):
+        raise BadSpan(f"span {start}:{end} is not inside document {doc_id!r} "
+                      f"(its text has {len(text)} characters)")
+    return {"id": doc_id, "source": source, "start": start, "end": end, "text": text[start:end]}
+
+
+def span_path(source: str, start: int, end: int) -> str:
+    """The REST path of a span: what a citation's URL points at."""
+    return f"/api/documents/{document_id(source)}/text?start={start}&end={end}"
