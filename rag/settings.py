@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -134,6 +134,23 @@ class Settings(BaseSettings):
         "is twice a long book, so real books and manuals pass, while a merged archive or "
         "generated export of tens of thousands of pages, whose extraction and embedding would "
         "tie up the CPU for a long time, costs only the count.",
+    )
+
+    api_key: SecretStr | None = Field(
+        None,
+        description="The key clients of `rag serve` send as `Authorization: Bearer KEY` on /api, "
+        "/v1 and /mcp ('@FILE': the first line of FILE). Unset, those routes answer only on a "
+        "loopback address; `rag serve` on any other address needs a key or a UI login.",
+    )
+    cors_origins: list[str] = Field(
+        [],
+        description="Web origins allowed to call `rag serve` from a browser page, e.g. "
+        "'[\"http://localhost:3000\"]'; empty (the default): no cross-origin access.",
+    )
+    sources_in_content: bool = Field(
+        False,
+        description="Append a plain numbered 'Sources' list (title, date, quote) to the content "
+        "of /v1/chat/completions answers, for clients that show only the text.",
     )
 
     @field_validator("chunk_overlap_tokens")

@@ -20,7 +20,7 @@ from rag.types import Answer
 from .auth import resolve_auth
 from .render import (EMPTY_HTML, chat_text, document_choices, document_rows, report_markdown,
                      sources_html)
-from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, save_uploads, upload_dir
+from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, ingest_uploads, remove_document
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,6 @@ def _selected_index(index) -> int | None:
 def build_app(rag: RAG) -> gr.Blocks:
     """The Blocks app over ``rag``: chat with sources, documents, and the ``ask``/``ingest``
     API endpoints."""
-    uploads = upload_dir(rag.settings.data_dir)
 
     def documents():
         return rag.sources()
@@ -146,18 +145,11 @@ def build_app(rag: RAG) -> gr.Blocks:
 
     # -- documents ----------------------------------------------------------------------------
     def ingest_files(files, progress=None):
-        paths = [str(f) for f in files or []]
-        saved, rejected = save_uploads(paths, uploads)
-        if not saved:
-            from rag.indexer import IngestReport
-
-            return IngestReport(), rejected
-
         def tick(done, total, what):
             if progress is not None:
                 progress((done, total), desc=f"Indexing {Path(what).name}", unit="files")
 
-        return rag.ingest(saved, progress=tick), rejected
+        return ingest_uploads(rag, [str(f) for f in files or []], progress=tick)
 
     def on_upload(files, filter_value, progress=gr.Progress()):
         if not files:
@@ -178,10 +170,7 @@ def build_app(rag: RAG) -> gr.Blocks:
             gr.Warning("Pick a document to remove.")
             return (gr.skip(),) * 4
         try:
-            removed = rag.remove([path])
-            copy = Path(path)
-            if removed and copy.parent == uploads:  # an uploaded copy goes with its document
-                copy.unlink(missing_ok=True)
+            removed = remove_document(rag, path)
         except Exception as exc:
             log.exception("remove failed")
             raise gr.Error(f"Could not remove the document: {_message(exc)}", print_exception=False) from None
@@ -319,9 +308,13 @@ def launch(rag: RAG, host: str = "127.0.0.1", port: int = 7860, share: bool = Fa
     credentials = resolve_auth(auth)
     app = build_app(rag)
     app.queue(default_concurrency_limit=2)
-    # system fonts: the default theme would fetch web fonts, and this app is meant to run offline
-    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                              font_mono=["ui-monospace", "monospace"])
-    app.launch(server_name=host, server_port=port, share=share, auth=credentials, theme=theme,
+    app.launch(server_name=host, server_port=port, share=share, auth=credentials, theme=theme(),
                css=CSS, footer_links=["api"], **launch_kwargs)
     return app
+
+
+def theme() -> gr.themes.Base:
+    """The default theme with system fonts: its own would fetch web fonts, and this app is meant
+    to run offline."""
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "monospace"])

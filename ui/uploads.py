@@ -98,6 +98,27 @@ def save_uploads(files, folder: Path) -> tuple[list[Path], list[tuple[str, str]]
     return saved, rejected
 
 
+def ingest_uploads(rag, files, progress=None):
+    """Save uploaded ``files`` (as ``save_uploads`` takes them) into the data dir's uploads
+    folder and index the copies. Returns (the ingest's report, [(name, reason)] refused)."""
+    from rag.indexer import IngestReport
+
+    saved, rejected = save_uploads(files, upload_dir(rag.settings.data_dir))
+    if not saved:
+        return IngestReport(), rejected
+    return rag.ingest(saved, progress=progress), rejected
+
+
+def remove_document(rag, source: str) -> list[str]:
+    """Remove the document stored from ``source``; an uploaded copy (a file directly in the
+    uploads folder) is deleted with it. Returns the removed paths."""
+    removed = rag.remove([source])
+    copy = Path(source)
+    if removed and copy.parent == upload_dir(rag.settings.data_dir):
+        copy.unlink(missing_ok=True)
+    return removed
+
+
 def _copy_into(src: Path, dest: Path) -> None:
     """Copy through a temporary file in the same folder, then rename over ``dest`` (a link
     planted at ``dest`` is replaced, not followed)."""

@@ -19,6 +19,11 @@ class Answerer(ABC):
     """Writes an answer from retrieved passages. Implementations: ``ExtractiveAnswerer`` (no
     language model) and ``LLMAnswerer``, which can also rewrite a follow-up question."""
 
+    drafts: bool = False
+    """Whether ``stream``'s pieces are a draft that the final ``Answer``'s text replaces (a
+    model's raw text, before its citations are checked), rather than that text itself. An
+    interface that can only append (an OpenAI stream) shows the final text instead."""
+
     @abstractmethod
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
         """Text pieces as they come, then the final ``Answer`` (its ``text`` may differ from the

@@ -131,6 +131,8 @@ def fit_passages(
 class LLMAnswerer(Answerer):
     """Answers with a LangChain chat model; ``count_tokens`` counts in that model's tokens."""
 
+    drafts = True  # the model's raw text streams; the checked text (markers kept or removed) ends it
+
     def __init__(
         self,
         chat_model,

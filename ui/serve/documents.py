@@ -4,8 +4,10 @@ of a span, so that any citation's quote can be checked by whoever received it.""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 
 from rag import RAG, RagError
+from rag.types import Answer, Passage
 
 
 class UnknownDocument(RagError):
@@ -52,3 +54,17 @@ def span(rag: RAG, doc_id: str, start: int = 0, end: int | None = None) -> dict:
 def span_path(source: str, start: int, end: int) -> str:
     """The REST path of a span: what a citation's URL points at."""
     return f"/api/documents/{document_id(source)}/text?start={start}&end={end}"
+
+
+def linked_answer(answer: Answer, base_url: str) -> dict:
+    """``answer.to_dict()`` with, on each citation, its document's id and the URL of its span."""
+    data = answer.to_dict()
+    for c in data["citations"]:
+        c["document_id"] = document_id(c["source"])
+        c["url"] = base_url.rstrip("/") + span_path(c["source"], c["start"], c["end"])
+    return data
+
+
+def passage_dict(passage: Passage) -> dict:
+    """A retrieved passage, with its document's id."""
+    return {**asdict(passage), "document_id": document_id(passage.source)}

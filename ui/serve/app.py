@@ -1,0 +1,84 @@
+"""The service's one app: the chat UI at ``/``, REST under ``/api``, OpenAI's API under ``/v1``,
+MCP at ``/mcp``, the OpenAPI document at ``/openapi.json`` and its page at ``/docs``.
+
+    from rag import RAG
+    from ui.serve.app import serve
+    serve(RAG(data_dir="rag_data"))            # http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from fastapi import FastAPI
+
+from rag import RAG
+
+from . import errors, openai_api, rest
+from .security import Guard, check_exposure, is_loopback, read_key
+
+DESCRIPTION = """Answers from your documents that cite the exact passages they come from.
+
+Every citation carries its document's id and the URL of its span: `GET` it for the exact text,
+which equals the citation's quote. Send `Authorization: Bearer KEY` when the server has a key.
+`/v1` is OpenAI-compatible (model `rag-cite`); `/mcp` serves MCP over streamable HTTP."""
+
+
+def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, loopback: bool = True,
+               cors_origins: list[str] | None = None, with_ui: bool = True) -> FastAPI:
+    """The app over ``rag``. ``api_key`` guards /api, /v1 and /mcp (without one they answer only
+    when ``loopback``); ``ui_auth``: the chat's login, (user, password) pairs or None."""
+    from .mcp import build_mcp, http_app
+
+    mcp = build_mcp(rag)
+    mcp_app = http_app(mcp)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with mcp_app.router.lifespan_context(mcp_app):
+            yield
+
+    app = FastAPI(title="rag-cite", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
+    app.state.rag = rag
+    errors.install(app)
+    app.include_router(rest.router)
+    app.include_router(openai_api.router)
+    app.mount("/mcp", mcp_app)
+    app.add_middleware(Guard, key=api_key, loopback=loopback)
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"],
+                           allow_headers=["Authorization", "Content-Type"])
+    if with_ui:
+        app = _mount_ui(app, rag, ui_auth)
+    return app
+
+
+def _mount_ui(app: FastAPI, rag: RAG, ui_auth) -> FastAPI:
+    import gradio as gr
+
+    from ui.app import CSS, build_app, theme
+
+    blocks = build_app(rag)
+    blocks.queue(default_concurrency_limit=2)
+    return gr.mount_gradio_app(app, blocks, path="/", auth=ui_auth, theme=theme(), css=CSS,
+                               footer_links=["api"])
+
+
+def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str | None = None,
+          auth=None) -> None:
+    """Serve the app with uvicorn until interrupted. ``api_key``: a key or ``@FILE`` (default:
+    the ``api_key`` setting); ``auth``: the UI login as ``rag ui`` takes it (default:
+    ``RAG_UI_AUTH``). Refuses a non-loopback ``host`` with neither."""
+    import uvicorn
+
+    from ui.auth import resolve_auth
+
+    setting = rag.settings.api_key.get_secret_value() if rag.settings.api_key else None
+    key = read_key(api_key) or read_key(setting)
+    credentials = resolve_auth(auth)
+    check_exposure(host, key, bool(credentials))
+    app = create_app(rag, api_key=key, ui_auth=credentials, loopback=is_loopback(host),
+                     cors_origins=rag.settings.cors_origins)
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -1,0 +1,116 @@
+"""``/api``: the REST API, each route a few lines over the ``RAG`` object in ``app.state.rag``.
+
+Routes are plain functions, so FastAPI runs them in its worker threads: answering never blocks
+the event loop, and a question never waits for an ingest (only writers take the data dir's lock).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+
+from rag import RAG
+
+from . import schemas
+from .documents import documents, find, linked_answer, passage_dict, span
+from .errors import ERROR_RESPONSES, ServiceError
+
+router = APIRouter(prefix="/api", tags=["rag"], responses=ERROR_RESPONSES)
+
+
+def the_rag(request: Request) -> RAG:
+    return request.app.state.rag
+
+
+def _question(text: str) -> str:
+    if not text.strip():
+        raise ServiceError(400, "question is empty", "empty_question", "question")
+    return text.strip()
+
+
+def _filters(filters: schemas.Filters | None) -> dict | None:
+    return filters.model_dump() if filters else None
+
+
+@router.post("/ask", response_model=schemas.Answer, summary="Answer a question, citing passages")
+def ask(body: schemas.AskRequest, request: Request, rag: RAG = Depends(the_rag)):
+    """The answer, its citations (each quote exactly the text of its span, which the citation's
+    ``url`` returns), or an abstention when the documents do not hold the answer."""
+    answer = rag.ask(_question(body.question), history=[t.model_dump() for t in body.history],
+                     filters=_filters(body.filters), k=body.k)
+    return linked_answer(answer, str(request.base_url))
+
+
+@router.post("/retrieve", response_model=list[schemas.Passage], summary="The passages that best match a question")
+def retrieve(body: schemas.RetrieveRequest, rag: RAG = Depends(the_rag)):
+    passages = rag.retrieve(_question(body.question), k=body.k, filters=_filters(body.filters))
+    return [passage_dict(p) for p in passages]
+
+
+@router.get("/documents", response_model=list[schemas.Document], summary="The stored documents")
+def list_documents(rag: RAG = Depends(the_rag)):
+    return documents(rag)
+
+
+@router.post("/documents", response_model=schemas.Report, summary="Upload and index files")
+def upload(files: list[UploadFile] = File(description="Files (.txt, .md, .html, .pdf, .docx)"),
+           rag: RAG = Depends(the_rag)):
+    """Each file is saved under a sanitised name in the data dir's uploads folder (never
+    outside it) and indexed; a file of the same name replaces the earlier upload. Files refused
+    (type, size) or that fail to load are listed in ``failed``; the others are still indexed."""
+    from ui.uploads import ingest_uploads, upload_dir
+
+    with tempfile.TemporaryDirectory(dir=upload_dir(rag.settings.data_dir), prefix=".incoming-") as tmp:
+        received = [(f.filename or "upload", _receive(f, Path(tmp))) for f in files]
+        report, rejected = ingest_uploads(rag, received)
+    return _report(report, rejected)
+
+
+def _receive(upload: UploadFile, folder: Path) -> str:
+    fd, path = tempfile.mkstemp(dir=folder)
+    with os.fdopen(fd, "wb") as out:
+        while block := upload.file.read(2**20):
+            out.write(block)
+    return path
+
+
+@router.get("/documents/{document_id}", response_model=schemas.Document, summary="One stored document")
+def get_document(document_id: str, rag: RAG = Depends(the_rag)):
+    source = find(rag, document_id)
+    return next(d for d in documents(rag) if d["source"] == source)
+
+
+@router.delete("/documents/{document_id}", response_model=schemas.Removed, summary="Remove a document")
+def delete_document(document_id: str, rag: RAG = Depends(the_rag)):
+    """Remove the document from the index; an uploaded copy is deleted with it."""
+    from ui.uploads import remove_document
+
+    return {"removed": remove_document(rag, find(rag, document_id))}
+
+
+@router.get("/documents/{document_id}/text", response_model=schemas.Span, summary="The exact text of a span")
+def document_text(document_id: str, start: int = Query(0, ge=0), end: int | None = Query(None, ge=0),
+                  rag: RAG = Depends(the_rag)):
+    """The document's extracted text from ``start`` to ``end`` (default: its end), the text that
+    citation offsets index: a citation's quote equals the text of its span."""
+    return span(rag, document_id, start, end)
+
+
+@router.post("/sync", response_model=schemas.Report, summary="Re-index changed files, drop deleted ones")
+def sync(rag: RAG = Depends(the_rag)):
+    return _report(rag.sync())
+
+
+def _report(report, rejected=()) -> dict:
+    failed = [{"name": n, "reason": r} for n, r in [*rejected, *report.failed]]
+    return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+            "removed": report.removed, "failed": failed, "chunks": report.chunks}
+
+
+@router.get("/health", response_model=schemas.Health, summary="Whether the index answers")
+def health(rag: RAG = Depends(the_rag)):
+    docs = rag.sources()
+    return {"status": "ok", "documents": len(docs), "chunks": sum(d.chunks for d in docs)}

@@ -1,0 +1,127 @@
+"""Who may call the service, and how much they may send.
+
+- An API key, sent as ``Authorization: Bearer KEY``, guards ``/api``, ``/v1`` and ``/mcp``; it is
+  compared in constant time. Without a key those routes answer only when the server is bound to
+  a loopback address (on any other they answer 401), and ``rag serve`` refuses to bind a public
+  address with neither a key nor a UI login.
+- Request bodies are limited: uploads to ``MAX_UPLOAD_BODY`` bytes, everything else to
+  ``MAX_JSON_BODY``; a larger body gets 413 before it is read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from pathlib import Path
+
+from rag.errors import UsageError
+
+from .errors import BodyTooLarge, error_body
+
+PROTECTED = ("/api", "/v1", "/mcp")
+MAX_JSON_BODY = 1 * 2**20
+MAX_UPLOAD_BODY = 200 * 2**20
+UPLOAD_PATH = "/api/documents"
+
+
+def read_key(spec: str | None) -> str | None:
+    """The API key of ``spec``: the key itself, or ``@FILE`` for the first line of FILE (so
+    the key stays out of the process list and shell history); None when empty."""
+    if spec is None or not spec.strip():
+        return None
+    spec = spec.strip()
+    if not spec.startswith("@"):
+        return spec
+    path = Path(spec[1:]).expanduser()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read the API key file {path}: {exc.strerror or exc}") from None
+    key = lines[0].strip() if lines else ""
+    if not key:
+        raise UsageError(f"the API key file {path} is empty")
+    return key
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address to bind) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, key: str | None, ui_login: bool) -> None:
+    """Refuse to serve a non-loopback address that neither a key nor a login guards."""
+    if not is_loopback(host) and not key and not ui_login:
+        raise UsageError(f"refusing to serve {host} with neither an API key nor a UI login: anyone "
+                         "on the network could read and change the documents; pass --api-key "
+                         "KEY|@FILE and/or --auth USER:PASSWORD|@FILE, or bind 127.0.0.1")
+
+
+class Guard:
+    """ASGI middleware: the key check on the protected prefixes, and the body size limits."""
+
+    def __init__(self, app, *, key: str | None, loopback: bool):
+        self.app = app
+        self.key = key.encode("utf-8") if key else None
+        self.loopback = loopback
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if path.startswith(PROTECTED) and (refusal := self.refusal(scope)):
+            return await _reply(send, 401, refusal, "invalid_api_key",
+                                {"www-authenticate": "Bearer"})
+        limit = MAX_UPLOAD_BODY if path == UPLOAD_PATH else MAX_JSON_BODY
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await _reply(send, 413, f"request body over the limit of {limit // 2**20} MB",
+                                "request_too_large")
+        await self.app(scope, _limited(receive, limit), send)
+
+    def refusal(self, scope) -> str | None:
+        """Why this request may not reach a protected route, or None when it may."""
+        if self.key is None:
+            return None if self.loopback else ("this server has no API key: its API answers "
+                                               "only on a loopback address (start it with --api-key)")
+        scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.key):
+            return "missing or wrong API key: send the header 'Authorization: Bearer KEY'"
+        return None
+
+
+def _limited(receive, limit: int):
+    """``receive`` that stops a chunked body (no content-length) once it passes ``limit``."""
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(f"request body over the limit of {limit // 2**20} MB")
+        return message
+
+    return wrapped
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _reply(send, status: int, message: str, code: str, headers: dict | None = None) -> None:
+    import json
+
+    body = json.dumps(error_body(message, code)).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
