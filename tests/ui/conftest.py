@@ -3,6 +3,7 @@ news article (tests/data/news-fr), served on a free port of 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 from pathlib import Path
@@ -58,3 +59,94 @@ def client(ui):
     from gradio_client import Client
 
     return Client(ui.url, verbose=False)
+
+
+EVAL_DOCS = REPO / "tests" / "data" / "eval"
+API_KEY = "test-key-5f1c"
+
+
+def corpus(root: Path) -> Path:
+    """A tmp copy of what the served instances index: the sample documents, the test news
+    article and the villes-fr articles (one town per file)."""
+    docs = root / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs / "sample")
+    shutil.copytree(NEWS_FR, docs / "news-fr")
+    shutil.copytree(EVAL_DOCS / "villes-fr" / "docs", docs / "villes-fr")
+    return docs
+
+
+class Served:
+    """`rag serve` as a process on a free loopback port, with an API key."""
+
+    def __init__(self, data_dir: Path, log: Path, *args: str, env: dict | None = None):
+        import os
+        import subprocess
+        import sys
+
+        self.port, self.key = free_port(), API_KEY
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "rag", "--data-dir", str(data_dir), "serve", "--port",
+                 str(self.port), "--api-key", self.key, *args],
+                cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+        self.log = log
+
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def ready(self) -> bool:
+        import httpx
+
+        if self.process.poll() is not None:
+            raise AssertionError(f"rag serve exited: {self.log.read_text()[-2000:]}")
+        try:
+            return httpx.get(f"{self.url}/api/health", headers=self.headers()).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, real_embedder):  # noqa: F811
+    """One `rag serve` process over an ingested copy of the corpus, for the session."""
+    from rag import RAG
+    from tests.conftest import wait_until
+
+    root = tmp_path_factory.mktemp("served")
+    docs = corpus(root)
+    with RAG(data_dir=root / "data", embedder=real_embedder) as rag:
+        report = rag.ingest([docs])
+        assert not report.failed and report.added
+    server = Served(root / "data", root / "serve.log")
+    try:
+        wait_until(server.ready, timeout=180, what="rag serve answers /api/health")
+        server.docs = docs
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def running(app):
+    """Serve an ASGI ``app`` with uvicorn on a free loopback port in a thread; yields its URL."""
+    import threading
+
+    import uvicorn
+
+    from tests.conftest import wait_until
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive(), what="uvicorn started")
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

@@ -4,18 +4,16 @@ per transport (the same calls over both) is recorded once; each test checks one 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
-import threading
 from types import SimpleNamespace
 
 import anyio
 import pytest
 
-from tests.conftest import NEWS_FR, wait_until
-from tests.ui.conftest import ARTICLE_QUESTION, OFF_TOPIC_QUESTION, REPO, free_port
+from tests.conftest import NEWS_FR
+from tests.ui.conftest import ARTICLE_QUESTION, OFF_TOPIC_QUESTION, REPO, running
 
 TOOLS = {
     "search": {"query", "k", "sources", "date_from", "date_to"},
@@ -77,46 +75,19 @@ def over_stdio(data_dir, log_path, mode: str) -> SimpleNamespace:
 
 
 def over_http(data_dir, real_embedder, mode: str) -> SimpleNamespace:
-    """The ASGI app of `http_app` at /mcp of a FastAPI app, as the service serves it, on a free port."""
-    import uvicorn
-    from fastapi import FastAPI
+    """/mcp of the service's app (``create_app``), served by uvicorn on a free loopback port."""
     from mcp import Client
 
     from rag import RAG
-    from ui.serve.mcp import build_mcp, http_app
+    from ui.serve.app import create_app
 
-    with RAG(data_dir=data_dir, embedder=real_embedder) as rag:
-        mcp_app = http_app(build_mcp(rag))
+    with RAG(data_dir=data_dir, embedder=real_embedder) as rag, running(create_app(rag, with_ui=False)) as url:
 
-        @contextlib.asynccontextmanager
-        async def lifespan(app):
-            async with mcp_app.session_manager.run():
-                yield
+        async def run():
+            async with Client(f"{url}/mcp", mode=mode) as client:
+                return await converse(client)
 
-        app = FastAPI(lifespan=lifespan)
-        app.add_route("/mcp", mcp_app)
-        port = free_port()
-        with serving(uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))):
-
-            async def run():
-                async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode) as client:
-                    return await converse(client)
-
-            return anyio.run(run)
-
-
-@contextlib.contextmanager
-def serving(server):
-    """``server`` (a uvicorn.Server) running in a thread, from the moment it accepts requests."""
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started or not thread.is_alive(), what="uvicorn to start")
-        assert server.started, "uvicorn stopped before it started"
-        yield
-    finally:
-        server.should_exit = True
-        thread.join()
+        return anyio.run(run)
 
 
 @pytest.fixture(scope="module", params=["stdio-auto", "stdio-legacy", "http-auto", "http-legacy"])
@@ -232,3 +203,20 @@ def test_help_says_how_to_configure_a_host(capsys):
         main(["mcp", "--help"])
     out = capsys.readouterr().out
     assert '"mcpServers"' in out and '"--data-dir", "/path/to/rag_data", "mcp"' in out
+
+
+def test_rag_serve_answers_mcp_with_its_key_only(served):
+    """/mcp of a real `rag serve`: the Bearer key opens it, as for /api and /v1."""
+    from mcp import Client
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def run(headers):
+        async with httpx2.AsyncClient(headers=headers) as http:
+            async with Client(streamable_http_client(f"{served.url}/mcp", http_client=http)) as client:
+                tools = await client.list_tools()
+                answer = await client.call_tool("ask", {"question": ARTICLE_QUESTION})
+                return {t.name for t in tools.tools}, answer.structured_content
+
+    names, answer = anyio.run(run, served.headers())
+    assert names == set(TOOLS) and answer["citations"] and not answer["abstained"]

@@ -24,18 +24,18 @@ which equals the citation's quote. Send `Authorization: Bearer KEY` when the ser
 `/v1` is OpenAI-compatible (model `rag-cite`); `/mcp` serves MCP over streamable HTTP."""
 
 
-def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, loopback: bool = True,
+def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, host: str = "127.0.0.1",
                cors_origins: list[str] | None = None, with_ui: bool = True) -> FastAPI:
-    """The app over ``rag``. ``api_key`` guards /api, /v1 and /mcp (without one they answer only
-    when ``loopback``); ``ui_auth``: the chat's login, (user, password) pairs or None."""
+    """The app over ``rag``, to be served on ``host``. ``api_key`` guards /api, /v1 and /mcp
+    (without one they answer only on a loopback ``host``); ``ui_auth``: the chat's login,
+    (user, password) pairs or None."""
     from .mcp import build_mcp, http_app
 
-    mcp = build_mcp(rag)
-    mcp_app = http_app(mcp)
+    mcp_app = http_app(build_mcp(rag), host=host)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        async with mcp_app.router.lifespan_context(mcp_app):
+        async with mcp_app.session_manager.run():
             yield
 
     app = FastAPI(title="rag-cite", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
@@ -43,13 +43,14 @@ def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, loopback: 
     errors.install(app)
     app.include_router(rest.router)
     app.include_router(openai_api.router)
-    app.mount("/mcp", mcp_app)
-    app.add_middleware(Guard, key=api_key, loopback=loopback)
+    app.add_route("/mcp", mcp_app)
+    app.add_middleware(Guard, key=api_key, loopback=is_loopback(host))
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"],
-                           allow_headers=["Authorization", "Content-Type"])
+                           allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id",
+                                          "Mcp-Protocol-Version"])
     if with_ui:
         app = _mount_ui(app, rag, ui_auth)
     return app
@@ -79,6 +80,6 @@ def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str |
     key = read_key(api_key) or read_key(setting)
     credentials = resolve_auth(auth)
     check_exposure(host, key, bool(credentials))
-    app = create_app(rag, api_key=key, ui_auth=credentials, loopback=is_loopback(host),
+    app = create_app(rag, api_key=key, ui_auth=credentials, host=host,
                      cors_origins=rag.settings.cors_origins)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

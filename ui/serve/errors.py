@@ -39,9 +39,12 @@ class ServiceError(Exception):
         self.status, self.code, self.param = status, code, param
 
 
-class BodyTooLarge(ServiceError):
+class BodyTooLarge(HTTPException):
+    """A body that passed its limit while being read (an HTTPException, so that FastAPI's body
+    parsing lets it through instead of answering 400)."""
+
     def __init__(self, message: str):
-        super().__init__(413, message, "request_too_large")
+        super().__init__(413, message)
 
 
 ERROR_RESPONSES = {status: {"model": ErrorResponse, "description": why} for status, why in {
@@ -82,7 +85,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        return _reply(exc.status_code, str(exc.detail), f"http_{exc.status_code}")
+        code = "request_too_large" if exc.status_code == 413 else f"http_{exc.status_code}"
+        return _reply(exc.status_code, str(exc.detail), code)
 
     async def expected(request: Request, exc: Exception):
         from .documents import UnknownDocument

@@ -28,7 +28,8 @@ from pydantic import Field
 from rag import RAG
 from rag.errors import EXPECTED
 
-from .documents import UnknownDocument, document_id, documents, span
+from .documents import UnknownDocument, document_id, documents, passage_dict, span
+from .security import is_loopback
 from .mcp_results import AnswerResult, DocumentList, SearchResult, Span
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def build_mcp(rag: RAG) -> MCPServer:
         `ask` for that."""
         filters = _filters(rag, sources, date_from, date_to)
         passages = rag.retrieve(query, k=k, filters=filters)
-        return {"passages": [_passage(p) for p in passages]}
+        return {"passages": [passage_dict(p) for p in passages]}
 
     def ask(question: Question, sources: Sources = None, date_from: DateFrom = None,
             date_to: DateTo = None) -> AnswerResult:
@@ -142,14 +143,7 @@ def _filters(rag: RAG, sources: list[str] | None, date_from: str | None,
     return {"sources": sources or [], "date_from": date_from, "date_to": date_to}
 
 
-def _passage(p) -> dict:
-    return {"id": p.id, "document_id": document_id(p.source), "source": p.source, "title": p.title,
-            "date": p.date, "page": p.page, "section": p.section, "start": p.start, "end": p.end,
-            "text": p.text, "score": p.score}
-
-
 # -- streamable HTTP ------------------------------------------------------------------------------
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def http_app(server: MCPServer, *, host: str = "127.0.0.1") -> StreamableHTTPASGIApp:
@@ -177,7 +171,7 @@ def http_app(server: MCPServer, *, host: str = "127.0.0.1") -> StreamableHTTPASG
     Origin header is not a loopback one (its DNS-rebinding protection); elsewhere they are not
     checked, the Bearer key being the guard."""
     security = None
-    if host not in LOOPBACK:
+    if not is_loopback(host):
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     # builds server.session_manager; of the Starlette app it returns only the endpoint is kept
     server.streamable_http_app(stateless_http=True, json_response=True,
