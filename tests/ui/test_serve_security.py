@@ -52,6 +52,19 @@ def test_without_a_key_the_api_answers_on_loopback_only(rag):
         assert httpx.get(f"{url}/api/health").status_code == 401
 
 
+def test_on_a_public_address_the_chat_needs_a_login(rag):
+    from ui.serve.app import create_app
+
+    with running(create_app(rag, api_key="k", host="192.0.2.10")) as url:
+        response = httpx.get(f"{url}/")
+        assert response.status_code == 403 and "--auth" in response.json()["error"]["message"]
+        assert httpx.get(f"{url}/gradio_api/info").status_code == 404
+        assert _ask(url, {"Authorization": "Bearer k"}).status_code == 200
+    with running(create_app(rag, api_key="k", host="192.0.2.10", ui_auth=[("ann", "pw")])) as url:
+        for path in ("/config", "/gradio_api/info"):
+            assert httpx.get(f"{url}{path}").status_code == 401, path
+
+
 def test_cors_is_off_unless_configured(rag):
     from ui.serve.app import create_app
 

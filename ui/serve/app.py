@@ -51,9 +51,18 @@ def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, host: str 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"],
                            allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id",
                                           "Mcp-Protocol-Version"])
-    if with_ui:
+    if with_ui and (ui_auth or is_loopback(host)):
         app = _mount_ui(app, rag, ui_auth)
+    elif with_ui:
+        app.add_api_route("/", _chat_needs_login, include_in_schema=False)
     return app
+
+
+def _chat_needs_login():
+    """What ``/`` answers on a public address without a UI login: the chat (which can read,
+    upload and remove documents) is not served to anyone who asks."""
+    raise errors.ServiceError(403, "the chat is not served on this address without a login: "
+                              "start rag serve with --auth USER:PASSWORD|@FILE", "login_required")
 
 
 def _mount_ui(app: FastAPI, rag: RAG, ui_auth) -> FastAPI:
@@ -80,6 +89,7 @@ def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str |
     key = read_key(api_key) or read_key(setting)
     credentials = resolve_auth(auth)
     check_exposure(host, key, bool(credentials))
+    rag.store  # loads the model and opens the index now: a broken setup fails before serving
     app = create_app(rag, api_key=key, ui_auth=credentials, host=host,
                      cors_origins=rag.settings.cors_origins)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
