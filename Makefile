@@ -65,3 +65,4 @@ bench: install llm
 	$(PY) -m bench.support_bench report
 	$(PY) -m bench.stream_bench
 	$(PY) -m bench.scale_bench --server --server-steps 1000,10000,100000
+	$(PY) -m bench.serve_bench

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 from fastapi import FastAPI
+from starlette.routing import Match, Mount
 
 from rag import RAG
 
@@ -72,8 +73,27 @@ def _mount_ui(app: FastAPI, rag: RAG, ui_auth) -> FastAPI:
 
     blocks = build_app(rag)
     blocks.queue(default_concurrency_limit=2)
-    return gr.mount_gradio_app(app, blocks, path="/", auth=ui_auth, theme=theme(), css=CSS,
-                               footer_links=["api"])
+    app = gr.mount_gradio_app(app, blocks, path="/", auth=ui_auth, theme=theme(), css=CSS,
+                              footer_links=["api"])
+    ui = app.router.routes[-1]  # the mount mount_gradio_app just added
+    assert isinstance(ui, Mount) and ui.path == "", ui
+    app.router.routes[-1] = _UIMount(ui.path, app=ui.app, name=ui.name)
+    return app
+
+
+class _UIMount(Mount):
+    """The UI's mount at ``/``, which leaves the API's paths to the API. A mount at ``/`` matches
+    every path, so without this a wrong method on an API route (405) or an unknown API path (404
+    in OpenAI's shape) would be answered by the UI: 404 ``{"detail": "Not Found"}``, or a gradio
+    route (its legacy ``POST /api/{name}``)."""
+
+    API_PREFIXES = (rest.router.prefix, openai_api.router.prefix)
+
+    def matches(self, scope):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and any(path == p or path.startswith(p + "/") for p in self.API_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str | None = None,

@@ -65,8 +65,10 @@ def error_body(message: str, code: str, *, status: int = 400, param: str | None 
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def _reply(status: int, message: str, code: str, param: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(message, code, status=status, param=param), status_code=status)
+def _reply(status: int, message: str, code: str, param: str | None = None,
+           headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(error_body(message, code, status=status, param=param), status_code=status,
+                        headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -86,7 +88,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         code = "request_too_large" if exc.status_code == 413 else f"http_{exc.status_code}"
-        return _reply(exc.status_code, str(exc.detail), code)
+        # its headers too: a 405 names the allowed methods (Allow)
+        return _reply(exc.status_code, str(exc.detail), code, headers=exc.headers)
 
     async def expected(request: Request, exc: Exception):
         from .documents import UnknownDocument
