@@ -64,12 +64,15 @@ IDS: dict[str, list[str]] = {"stored": [], "expendable": []}
 
 
 def _document() -> dict:
-    """The OpenAPI document of the service's app; the RAG it is built over is never called."""
-    from unittest.mock import MagicMock
+    """The OpenAPI document of the service's app, built over a RAG that is never opened (its
+    parts load on first use, and building the document uses none)."""
+    import tempfile
 
+    from rag import RAG
     from ui.serve.app import create_app
 
-    return create_app(MagicMock(name="rag"), api_key=KEY, with_ui=False).openapi()
+    with tempfile.TemporaryDirectory() as data_dir:
+        return create_app(RAG(data_dir=data_dir), api_key=KEY, with_ui=False).openapi()
 
 
 DOCUMENT = _document()
