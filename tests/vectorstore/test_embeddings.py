@@ -133,3 +133,29 @@ def test_a_failed_export_leaves_nothing_and_the_next_one_works(tmp_path, monkeyp
     assert again.encode(["x"]).shape == (1, 384)
     folders = [p for p in (cache / "onnx").iterdir() if p.is_dir()]
     assert len(folders) == 1 and (folders[0] / onnx_encoder.SPEC_FILE).is_file()
+
+
+def test_a_question_asked_again_is_not_encoded_again(monkeypatch):
+    """Retrieval and the extractive answerer both embed the question: the second time it is
+    remembered, the same vector, until RECENT_QUERIES other questions have come."""
+    from vectorstore import embeddings
+
+    embedder = SentenceTransformerEmbedder()
+    encoded = []
+    real = embedder._encode
+
+    def counting(texts, *, query):
+        encoded.extend(texts)
+        return real(texts, query=query)
+
+    monkeypatch.setattr(embedder, "_encode", counting)
+    monkeypatch.setattr(embeddings, "RECENT_QUERIES", 2)
+    first = embedder.encode(["Quand commenceront les pourparlers ?"], query=True)
+    again = embedder.encode(["Quand commenceront les pourparlers ?"], query=True)
+    assert np.array_equal(first, again) and encoded == ["Quand commenceront les pourparlers ?"]
+    # as a passage, or in a batch, the same text is encoded (with the passage prompt, or not alone)
+    passage = embedder.encode(["Quand commenceront les pourparlers ?"])
+    assert not np.allclose(passage, first) and len(encoded) == 2
+    for other in ("Où ?", "Qui ?", "Quand commenceront les pourparlers ?"):
+        embedder.encode([other], query=True)
+    assert encoded[-1] == "Quand commenceront les pourparlers ?"  # forgotten after two others
