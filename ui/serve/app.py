@@ -16,7 +16,7 @@ from starlette.routing import Match, Mount
 from rag import RAG
 
 from . import errors, openai_api, rest
-from .security import Guard, check_exposure, is_loopback, read_key
+from .security import PROTECTED, Guard, check_exposure, is_loopback, read_key
 
 DESCRIPTION = """Answers from your documents that cite the exact passages they come from.
 
@@ -76,18 +76,19 @@ def _mount_ui(app: FastAPI, rag: RAG, ui_auth) -> FastAPI:
     app = gr.mount_gradio_app(app, blocks, path="/", auth=ui_auth, theme=theme(), css=CSS,
                               footer_links=["api"])
     ui = app.router.routes[-1]  # the mount mount_gradio_app just added
-    assert isinstance(ui, Mount) and ui.path == "", ui
+    if not isinstance(ui, Mount) or ui.path != "":
+        raise RuntimeError(f"gradio's mount_gradio_app added {ui!r}, not a mount at /")
     app.router.routes[-1] = _UIMount(ui.path, app=ui.app, name=ui.name)
     return app
 
 
 class _UIMount(Mount):
-    """The UI's mount at ``/``, which leaves the API's paths to the API. A mount at ``/`` matches
+    """The UI's mount at ``/``, which leaves the API's paths (/api, /v1, /mcp) to the API. A mount at ``/`` matches
     every path, so without this a wrong method on an API route (405) or an unknown API path (404
     in OpenAI's shape) would be answered by the UI: 404 ``{"detail": "Not Found"}``, or a gradio
     route (its legacy ``POST /api/{name}``)."""
 
-    API_PREFIXES = (rest.router.prefix, openai_api.router.prefix)
+    API_PREFIXES = PROTECTED
 
     def matches(self, scope):
         path = scope.get("path", "")
