@@ -24,9 +24,10 @@ def lighthouses(keeper: str) -> str:
     return "\n\n".join(["date 2024-05-02 Les phares de Bretagne", *body, *tail]) + "\n"
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])
 def chroma_settings(request) -> dict:
-    """Each test against an embedded Chroma and against a real `chroma run` server."""
+    """Each test against an embedded Chroma and against a real `chroma run` server (slow: the
+    same store calls as embedded, and server mode has its own fast tests, test_server_mode.py)."""
     return request.getfixturevalue("server_settings") if request.param == "server" else {}
 
 
