@@ -148,7 +148,7 @@ def test_a_write_that_fails_leaves_the_old_or_the_new_version_and_repair_cleans_
 ):
     """The server goes away before the new version's chunks are written (upsert), or after, before
     the old version's are dropped (delete), and does not come back in time."""
-    monkeypatch.setattr(vectorstore.retrying, "RETRY_SECONDS", 1.0)
+    monkeypatch.setattr(vectorstore.retrying, "RETRY_SECONDS", 0.3)  # one retry, then the error
     rag = open_rag("a", own_server.url)
     rag.ingest([article])
     old_ids, old_hash = _chroma_ids(rag), rag.sources()[0].doc_hash
