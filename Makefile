@@ -50,7 +50,8 @@ test: install llm
 	$(PY) -m pytest
 
 # The fast tier, for a developer between changes: every test but those marked `slow` (the model
-# verifications and exports, the real-LLM runs, the crash trials); `make test` runs them all.
+# verifications and exports, the real-LLM runs, the crash trials, and the costlier twins of fast
+# tests: on a Chroma server, in a new process, on a bigger set); `make test` runs them all.
 test-fast: install
 	$(PY) -m pytest -m "not slow"
 

@@ -1,5 +1,6 @@
-"""One real embedder for the whole session (loading it takes seconds); everything else per test.
-A Chroma server (`chroma run`) for the session, started by the first test that asks for it."""
+"""One real embedder for the whole session (loading it takes seconds), remembering the vectors it
+made; everything else per test. A Chroma server (`chroma run`) for the session, started by the
+first test that asks for it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import NEWS_FR, missing, require_module
@@ -46,9 +48,29 @@ class CountingEmbedder:
         return self.inner.encode(texts, query=query)
 
 
+class MemoEmbedder(SentenceTransformerEmbedder):
+    """The real default model, remembering each (text, query) vector it made. Many tests embed the
+    same chunks and questions (the test article above all) and the model is deterministic, so a
+    text seen before costs nothing: embedding was most of the fast tier's time. The embedder's
+    own tests (tests/vectorstore) use uncached instances."""
+
+    def __init__(self):
+        super().__init__()
+        self._memo: dict[tuple[str, bool], np.ndarray] = {}
+
+    def encode(self, texts, *, query=False):
+        missing = list(dict.fromkeys(t for t in texts if (t, query) not in self._memo))
+        if missing:
+            for text, vector in zip(missing, super().encode(missing, query=query)):
+                self._memo[text, query] = vector
+        if not texts:
+            return super().encode(texts, query=query)
+        return np.stack([self._memo[t, query] for t in texts])  # a new array: callers may change it
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
-    embedder = SentenceTransformerEmbedder()
+    embedder = MemoEmbedder()
     embedder.identity  # load once
     return embedder
 

@@ -1,5 +1,7 @@
 """The Python API end to end, on real files, real Chroma and the real embedding model: the tests
-that use ``make_rag`` run twice, on the embedded Chroma and on a Chroma server (`chroma run`)."""
+that use ``make_rag`` run twice, on the embedded Chroma and on a Chroma server (`chroma run`). The
+server runs are marked slow, all but the first: they make the same calls as the embedded runs, and
+server mode keeps its own fast tests (test_server_mode.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from vectorstore.store import StoreMismatchError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])  # see above
 def chroma_settings(request) -> dict:
     return request.getfixturevalue("server_settings") if request.param == "server" else {}
 
@@ -32,6 +34,7 @@ def _store_ids(rag) -> set[str]:
     return set(rag.store.collection.get(include=[])["ids"])
 
 
+@pytest.mark.parametrize("chroma_settings", ["embedded", "server"], indirect=True)  # both fast
 def test_sample_article_answer_cites_the_exact_passage(make_rag, article):
     rag = make_rag()
     report = rag.ingest([article.parent])

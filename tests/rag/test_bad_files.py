@@ -98,16 +98,16 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_lost(make_rag, tmp_path
     kept = docs / "kept.txt"
     kept.write_text("La bibliothèque ouvre à neuf heures.", encoding="utf-8")
     big = docs / "big.html"  # read whole to be parsed
-    big.write_bytes(b"<p>A plain sentence about the weather.</p>" * 400)
+    big.write_bytes(b"<p>A plain sentence about the weather.</p>" * 60)
     size = big.stat().st_size
-    assert size > 0.01 * 2**20
+    assert size > 0.002 * 2**20
     long_text = docs / "long.txt"  # text is read in parts, so it has no size limit
-    long_text.write_bytes(b"A plain sentence about the sea. " * 400)
-    assert long_text.stat().st_size > 0.01 * 2**20
-    rag_ = make_rag(max_file_mb=0.01)  # small files, a small limit: less text to embed
+    long_text.write_bytes(b"A plain sentence about the sea. " * 70)
+    assert long_text.stat().st_size > 0.002 * 2**20
+    rag_ = make_rag(max_file_mb=0.002)  # small files, a small limit: less text to embed
     report = rag_.ingest([docs])
     assert sorted(report.added) == [str(kept), str(long_text)]
-    assert report.failed == [(str(big), f"too large ({size / 2**20:.3g} MB > 0.01 MB limit)")]
+    assert report.failed == [(str(big), f"too large ({size / 2**20:.3g} MB > 0.002 MB limit)")]
 
     kept.write_bytes(b"\x00\x01\x02 now binary")  # a good file turns bad: its last version stays
     report = rag_.ingest([docs])

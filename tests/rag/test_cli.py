@@ -138,7 +138,11 @@ def test_eval_reports_the_metrics(cli, tmp_path, capsys):
         assert key in result
 
 
-@pytest.mark.parametrize("folder, answerable, impossible", [("villes-fr", 24, 3), ("harbours-en", 7, 3)])
+@pytest.mark.parametrize("folder, answerable, impossible", [
+    # slow: 27 questions and their answers; harbours-en's 10 run the same command and metrics
+    pytest.param("villes-fr", 24, 3, marks=pytest.mark.slow),
+    ("harbours-en", 7, 3),
+])
 def test_eval_on_the_test_sets(cli, capsys, folder, answerable, impossible):
     """`rag eval` on the project's own question sets (tests/data/eval): every answerable question's
     passage is found, most answers hold the gold, and the impossible questions are counted apart."""

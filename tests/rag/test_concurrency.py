@@ -108,6 +108,9 @@ def test_questions_are_answered_while_an_ingest_writes(make_rag, corpora, monkey
     assert len(reader.sources()) == 12 and reader.doctor(repair=False).ok
 
 
+@pytest.mark.slow  # a process start (the model loaded again): the reads during a write are those of
+# test_questions_are_answered_while_an_ingest_writes, processes sharing a data dir those of
+# test_two_ingest_processes_take_turns, both in the fast tier
 def test_questions_are_answered_while_another_process_ingests(tmp_path, corpora, real_embedder):
     from rag import RAG
 

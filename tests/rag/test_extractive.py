@@ -4,14 +4,13 @@ import pytest
 
 from rag.answerers import ABSTENTION, ExtractiveAnswerer
 from rag.types import Answer
-from vectorstore.embeddings import SentenceTransformerEmbedder
 
 QUESTION = "Quand commenceront les pourparlers entre la Russie et les États-Unis ?"
 
 
 @pytest.fixture(scope="module")
-def answerer():
-    return ExtractiveAnswerer(SentenceTransformerEmbedder())
+def answerer(real_embedder):  # the session's model, not a second one loaded
+    return ExtractiveAnswerer(real_embedder)
 
 
 def assert_well_formed(answer: Answer, text: str | None = None) -> None:

@@ -24,12 +24,15 @@ def _chroma_ids(rag) -> set[str]:
 
 
 @pytest.fixture
-def own_server(tmp_path):
-    """A server for this test alone, to stop and restart."""
-    server = ChromaServer(tmp_path / "chroma-db")
-    server.start()
-    yield server
-    server.stop()
+def own_server(chroma_server):
+    """The session's server, emptied, for this test to stop and restart (a start takes a second or
+    more: one server serves them all); started again after a test that left it stopped."""
+    if chroma_server.process is None:
+        chroma_server.start()
+    chroma_server.reset()
+    yield chroma_server
+    if chroma_server.process is None:
+        chroma_server.start()
 
 
 @pytest.fixture
@@ -129,7 +132,7 @@ def test_a_server_restarting_during_a_replacement_is_waited_for(
     rag = open_rag("a", own_server.url)
     rag.ingest([article])
     article.write_text(NEW_TEXT, encoding="utf-8")
-    rag.store.collection = stop = _StopServerBefore(rag.store.collection, own_server, "delete", 1.0)
+    rag.store.collection = stop = _StopServerBefore(rag.store.collection, own_server, "delete", 0.25)
     report = rag.ingest([article])
     stop.restart.join()
     assert report.updated == [str(article)]
@@ -145,7 +148,7 @@ def test_a_write_that_fails_leaves_the_old_or_the_new_version_and_repair_cleans_
 ):
     """The server goes away before the new version's chunks are written (upsert), or after, before
     the old version's are dropped (delete), and does not come back in time."""
-    monkeypatch.setattr(vectorstore.retrying, "RETRY_SECONDS", 1.0)
+    monkeypatch.setattr(vectorstore.retrying, "RETRY_SECONDS", 0.3)  # one retry, then the error
     rag = open_rag("a", own_server.url)
     rag.ingest([article])
     old_ids, old_hash = _chroma_ids(rag), rag.sources()[0].doc_hash

@@ -18,21 +18,22 @@ KEEPER_QUESTION = "Comment s'appelle le gardien du phare de l'île Vierge ?"
 
 def lighthouses(keeper: str) -> str:
     body = [f"Le phare numéro {i} domine le port de {PLACES[i % len(PLACES)]} et mesure {20 + i} "
-            f"mètres. Sa lanterne fut allumée pour la première fois en {1850 + i}." for i in range(60)]
+            f"mètres. Sa lanterne fut allumée pour la première fois en {1850 + i}." for i in range(30)]
     body.insert(4, f"Le gardien du phare de l'île Vierge s'appelle {keeper}; il y vit depuis vingt ans.")
     tail = ["Le dernier phare de la liste, celui des Pierres Noires, n'a jamais eu de gardien."]
     return "\n\n".join(["date 2024-05-02 Les phares de Bretagne", *body, *tail]) + "\n"
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])
 def chroma_settings(request) -> dict:
-    """Each test against an embedded Chroma and against a real `chroma run` server."""
+    """Each test against an embedded Chroma and against a real `chroma run` server (slow: the
+    same store calls as embedded, and server mode has its own fast tests, test_server_mode.py)."""
     return request.getfixturevalue("server_settings") if request.param == "server" else {}
 
 
 @pytest.fixture
 def small_parts(monkeypatch):
-    monkeypatch.setattr(text_loader, "PART_BYTES", 1000)  # the book (8 KB) in 8 parts
+    monkeypatch.setattr(text_loader, "PART_BYTES", 600)  # the book (4 KB) in 7 parts
     monkeypatch.setattr(rag.indexer, "EMBED_BATCH_CHUNKS", 8)
 
 

@@ -29,9 +29,18 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser context for the module: each test's page loads the app's scripts from its
+    cache (the app keeps no state in the browser: no cookies, no local storage)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context
+    context.close()
+
+
 @pytest.fixture
-def page(browser, ui):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def page(context, ui):
+    page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(ui.url)
     page.wait_for_selector("#question textarea")

@@ -54,7 +54,7 @@ def test_onnx_and_torch_agree_on_the_default_model(onnx_e5, torch_e5, texts):
 
 
 def test_text_order_and_batching_do_not_change_vectors(onnx_e5, texts):
-    some = texts[:40]
+    some = texts[:16]  # two batches of different widths together, then each text alone
     together = onnx_e5.encode(some)
     alone = np.stack([onnx_e5.encode([t])[0] for t in some[::-1]])[::-1]
     assert np.allclose(together, alone, atol=1e-5)

@@ -1,6 +1,7 @@
 """The store's contract, tested directly: a version is begun, added to, committed or aborted;
 documents, search, check, repair and reset. Every test runs on the embedded Chroma and on a Chroma
-server (`chroma run`), with the real embedding model's vectors."""
+server (`chroma run`), with the real embedding model's vectors; the server runs are marked slow
+(the same calls; server mode has its own fast tests, tests/rag/test_server_mode.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ ORCHARD = [  # one document's chunks: text, start
 TIDES = "Tide tables for Brest are published every December for the following year."
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])
 def client(request, tmp_path):
     settings = ChromaSettings(anonymized_telemetry=False)
     if request.param == "embedded":
