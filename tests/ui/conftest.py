@@ -61,17 +61,15 @@ def client(ui):
     return Client(ui.url, verbose=False)
 
 
-EVAL_DOCS = REPO / "tests" / "data" / "eval"
 API_KEY = "test-key-5f1c"
 
 
 def corpus(root: Path) -> Path:
-    """A tmp copy of what the served instances index: the sample documents, the test news
-    article and the villes-fr articles (one town per file)."""
+    """A tmp copy of what the served instance indexes: the sample documents and the test news
+    article."""
     docs = root / "docs"
     shutil.copytree(SAMPLE_DOCS, docs / "sample")
     shutil.copytree(NEWS_FR, docs / "news-fr")
-    shutil.copytree(EVAL_DOCS / "villes-fr" / "docs", docs / "villes-fr")
     return docs
 
 

@@ -90,7 +90,9 @@ def over_http(data_dir, real_embedder, mode: str) -> SimpleNamespace:
         return anyio.run(run)
 
 
-@pytest.fixture(scope="module", params=["stdio-auto", "stdio-legacy", "http-auto", "http-legacy"])
+@pytest.fixture(scope="module", params=[
+    pytest.param("stdio-auto", marks=pytest.mark.slow),  # a second `rag mcp` process; HTTP covers auto
+    "stdio-legacy", "http-auto", "http-legacy"])
 def conversation(request, data_dir, real_embedder, tmp_path_factory):
     """``auto``: the client probes for the 2026 protocol (which this SDK speaks); ``legacy``: the
     initialize handshake of the 2025 protocols, which most hosts speak today."""

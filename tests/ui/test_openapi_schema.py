@@ -48,6 +48,8 @@ from .conftest import (
     real_embedder,  # noqa: F401  (shared fixture)
 )
 
+pytestmark = pytest.mark.slow  # fuzzing every operation of a live server: a minute on 2 cores
+
 KEY = "schema-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

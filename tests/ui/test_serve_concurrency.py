@@ -1,5 +1,6 @@
-"""Questions never wait for an ingest: 32 chat requests at once, while an upload of 150 files is
-being indexed by the same server, all succeed, each with its own question's citations."""
+"""Questions never wait for an ingest: 32 chat requests at once about the villes-fr towns (uploaded
+first), while an upload of 150 files is being indexed by the same server, all succeed, each with
+its own question's citations."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def test_32_questions_at_once_during_an_ingest(served):
     def ask(question: str):
         return client.chat.completions.create(model="rag-cite", messages=[{"role": "user", "content": question}])
 
+    towns = [("files", (f.name, f.read_bytes(), "text/plain"))
+             for f in sorted((EVAL / "villes-fr" / "docs").glob("*.txt"))]
+    added = httpx.post(f"{served.url}/api/documents", files=towns, headers=served.headers(), timeout=600)
+    assert len(added.json()["added"]) == len(towns)
     # the questions whose answer, asked alone, cites the town's own article
     questions = [q for q in _questions() if q["source"] in _cited(ask(q["question"]))]
     assert len(questions) >= 16
@@ -69,5 +74,5 @@ def test_32_questions_at_once_during_an_ingest(served):
     report = upload["response"].json()
     assert upload["response"].status_code == 200 and len(report["added"]) == 150 and not report["failed"]
     for doc in httpx.get(f"{served.url}/api/documents", headers=served.headers()).json():
-        if "/uploads/harbour-" in doc["source"]:
+        if "/uploads/" in doc["source"]:
             assert httpx.delete(f"{served.url}/api/documents/{doc['id']}", headers=served.headers()).status_code == 200

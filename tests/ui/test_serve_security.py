@@ -30,7 +30,8 @@ def _ask(url: str, headers: dict | None = None) -> httpx.Response:
                       json={"model": "rag-cite", "messages": [{"role": "user", "content": GUIDE_QUESTION}]})
 
 
-@pytest.mark.parametrize("args", [["--host", "0.0.0.0"], ["--host", "192.168.1.10", "--port", "8999"]])
+@pytest.mark.parametrize("args", [["--host", "0.0.0.0"], pytest.param(
+    ["--host", "192.168.1.10", "--port", "8999"], marks=pytest.mark.slow)])  # slow: the same refusal
 def test_a_public_bind_without_key_or_login_refuses_to_start(tmp_path, args):
     result = subprocess.run([sys.executable, "-m", "rag", "--data-dir", str(tmp_path / "data"), "serve", *args],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -97,8 +98,16 @@ def test_the_sources_list_is_appended_when_the_setting_asks(rag):
 
 
 def test_the_chat_ui_is_served_at_the_root(served):
-    from gradio_client import Client
+    """The page, and its `ask` endpoint through gradio's HTTP API (as `curl` would call it; the
+    gradio_client would hold a heartbeat stream open that delays the server's shutdown)."""
+    import json
 
-    client = Client(served.url, verbose=False)
-    answer = client.predict(GUIDE_QUESTION, None, api_name="/ask")
+    page = httpx.get(f"{served.url}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    call = httpx.post(f"{served.url}/gradio_api/call/ask", json={"data": [GUIDE_QUESTION, None]})
+    assert call.status_code == 200, call.text
+    result = httpx.get(f"{served.url}/gradio_api/call/ask/{call.json()['event_id']}", timeout=120)
+    events = result.text.split("event: ")
+    complete = next(e for e in events if e.startswith("complete"))
+    answer = json.loads(complete.split("data: ", 1)[1])[0]
     assert answer["citations"] and "rag remove" in answer["text"]
