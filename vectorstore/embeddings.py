@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -32,8 +31,6 @@ DEFAULT_MODEL = "multilingual-e5-small"
 
 SMALL_BATCH = 4
 """With torch, batches of at most this many texts are encoded on one thread (see ``encode``)."""
-RECENT_QUERIES = 256
-"""Questions whose vectors an embedder remembers (see ``SentenceTransformerEmbedder._query_vector``)."""
 
 
 def default_cache_dir() -> Path:
@@ -136,8 +133,7 @@ class SentenceTransformerEmbedder(Embeddings):
         self._onnx: OnnxEncoder | None = None
         self._identity: EmbedderIdentity | None = None
         self._lock = threading.RLock()
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._queries_lock = threading.Lock()
+        self._last_query = threading.local()
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -262,19 +258,15 @@ class SentenceTransformerEmbedder(Embeddings):
         return self._encode(texts, query=query)
 
     def _query_vector(self, text: str) -> np.ndarray:
-        """A question's vector, remembered for the next ``RECENT_QUERIES`` questions: retrieval
-        and then the extractive answerer both embed the same question, a third of a question's
-        CPU time when it is embedded twice (bench/serve_bench.py)."""
-        with self._queries_lock:
-            if text in self._queries:
-                self._queries.move_to_end(text)
-                return self._queries[text]
+        """A question's vector; the thread's last one is remembered: retrieval and then the
+        extractive answerer embed the same question, one after the other in the thread that
+        answers it (a third of a question's CPU when it is embedded twice)."""
+        last = getattr(self._last_query, "pair", None)
+        if last is not None and last[0] == text:
+            return last[1]
         vector = self._encode([text], query=True)[0]
         vector.setflags(write=False)
-        with self._queries_lock:
-            self._queries[text] = vector
-            while len(self._queries) > RECENT_QUERIES:
-                self._queries.popitem(last=False)
+        self._last_query.pair = (text, vector)
         return vector
 
     def _encode(self, texts: list[str], *, query: bool) -> np.ndarray:

@@ -135,10 +135,11 @@ def test_a_failed_export_leaves_nothing_and_the_next_one_works(tmp_path, monkeyp
     assert len(folders) == 1 and (folders[0] / onnx_encoder.SPEC_FILE).is_file()
 
 
-def test_a_question_asked_again_is_not_encoded_again(monkeypatch):
-    """Retrieval and the extractive answerer both embed the question: the second time it is
-    remembered, the same vector, until RECENT_QUERIES other questions have come."""
-    from vectorstore import embeddings
+def test_a_question_embedded_twice_in_a_row_is_encoded_once(monkeypatch):
+    """Retrieval and then the extractive answerer embed the question: the second time, in the
+    same thread, it is the same vector, not encoded again; another question, or another thread,
+    encodes its own."""
+    import threading
 
     embedder = SentenceTransformerEmbedder()
     encoded = []
@@ -149,13 +150,16 @@ def test_a_question_asked_again_is_not_encoded_again(monkeypatch):
         return real(texts, query=query)
 
     monkeypatch.setattr(embedder, "_encode", counting)
-    monkeypatch.setattr(embeddings, "RECENT_QUERIES", 2)
-    first = embedder.encode(["Quand commenceront les pourparlers ?"], query=True)
-    again = embedder.encode(["Quand commenceront les pourparlers ?"], query=True)
-    assert np.array_equal(first, again) and encoded == ["Quand commenceront les pourparlers ?"]
-    # as a passage, or in a batch, the same text is encoded (with the passage prompt, or not alone)
-    passage = embedder.encode(["Quand commenceront les pourparlers ?"])
-    assert not np.allclose(passage, first) and len(encoded) == 2
-    for other in ("Où ?", "Qui ?", "Quand commenceront les pourparlers ?"):
-        embedder.encode([other], query=True)
-    assert encoded[-1] == "Quand commenceront les pourparlers ?"  # forgotten after two others
+    question = "Quand commenceront les pourparlers ?"
+    first = embedder.encode([question], query=True)
+    again = embedder.encode([question], query=True)
+    assert np.array_equal(first, again) and encoded == [question]
+    # as a passage the same text is encoded (with the passage prompt)
+    assert not np.allclose(embedder.encode([question]), first) and len(encoded) == 2
+    other = threading.Thread(target=lambda: embedder.encode([question], query=True))
+    other.start()
+    other.join()
+    assert encoded == [question] * 3
+    embedder.encode(["Où ?"], query=True)
+    embedder.encode([question], query=True)
+    assert encoded == [question] * 3 + ["Où ?", question]
