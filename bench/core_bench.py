@@ -235,7 +235,12 @@ def hit_row(result: dict) -> dict:
 
 
 def latency(rag, embedder, questions: list[dict]) -> dict:
-    """Warm retrieve vs floor, interleaved per question so both see the same machine load."""
+    """Warm retrieve vs floor, interleaved per question so both see the same machine load. The
+    floor embeds in a thread of its own: the embedder remembers each thread's last question (for
+    the answerer, which embeds it after the retrieval), and neither side may use the other's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    own = ThreadPoolExecutor(1)
     k = rag.settings.k
     collection = rag.store.collection
     for q in questions[:3]:  # warm both paths
@@ -247,7 +252,7 @@ def latency(rag, embedder, questions: list[dict]) -> dict:
     for q in questions:
         text = q["question"]
         t0 = time.perf_counter()
-        vector = embedder.encode([text], query=True)[0].tolist()
+        vector = own.submit(embedder.encode, [text], query=True).result()[0].tolist()
         t1 = time.perf_counter()
         collection.query(query_embeddings=[vector], n_results=k,
                          include=["documents", "metadatas", "distances"])

@@ -309,11 +309,11 @@ def breakdown(rag, questions: list[str], client, server: Server) -> None:
     from ui.serve.openai_api import Turn
 
     parts: dict[str, list[float]] = {"retrieve": [], "answer": [], "completion dict": [], "json.dumps": [],
-                                     "question encoding (in both)": []}
+                                     "question encoding": []}
     for question in questions:
         t = time.perf_counter()
-        rag.embedder.encode([question], query=True)  # done once by the retrieval, once by the answerer
-        parts["question encoding (in both)"].append(time.perf_counter() - t)
+        rag.embedder.encode([question], query=True)  # remembered: the retrieval and the answerer reuse it
+        parts["question encoding"].append(time.perf_counter() - t)
         t0 = time.perf_counter()
         passages = rag.retrieve(question)
         t1 = time.perf_counter()

@@ -86,3 +86,25 @@ def test_instructions_inside_a_document_do_not_steer_the_answer(make_rag, tmp_pa
     assert_trustworthy(answer)
     assert "PWNED" not in " ".join(c.quote for c in answer.citations)
     assert "PWNED" not in answer.text or "PWNED" in " ".join(answer.unsupported)
+
+
+def test_an_openai_stream_sends_the_checked_text_not_the_draft(llm_rag):
+    """The model's draft is checked before it is shown: through /v1's stream (which can only
+    append) the content is the checked answer, whole, with its annotations and citations."""
+    from openai import OpenAI
+
+    from tests.ui.conftest import running
+    from ui.serve.app import create_app
+
+    with running(create_app(llm_rag, with_ui=False)) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0)
+        chunks = list(client.chat.completions.create(
+            model="rag-cite", messages=[{"role": "user", "content": QUESTION}], stream=True))
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    texts = [d.content for d in deltas if d.content]
+    final = deltas[-2].model_extra  # the last content chunk, before the finish
+    assert len(texts) <= 1 and "".join(texts) == final["rag"]["text"]
+    assert len(final["annotations"]) == len(re.findall(r"\[\d+\]", final["rag"]["text"]))
+    cited = {c["number"]: c for c in final["rag"]["citations"]}
+    for c in cited.values():
+        assert Path(c["source"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["quote"]

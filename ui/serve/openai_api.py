@@ -157,6 +157,7 @@ class Turn:
         extra = {"usage": None} if usage else {}
         yield self._event({"role": "assistant", "content": ""}, **extra)
         drafts, streamed = self.rag.answerer.drafts, ""
+        content = ""
         try:
             for piece in _chain(first, pieces):
                 if isinstance(piece, Answer):
