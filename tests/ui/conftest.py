@@ -73,11 +73,18 @@ def corpus(root: Path) -> Path:
     return docs
 
 
+def _clean_env() -> dict:
+    """This environment without the developer's RAG_* settings (the model cache excepted): a
+    session fixture starts before the per-test isolation clears them."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_MODEL_CACHE_DIR"}
+
+
 class Served:
     """`rag serve` as a process on a free loopback port, with an API key."""
 
     def __init__(self, data_dir: Path, log: Path, *args: str, env: dict | None = None):
-        import os
         import subprocess
         import sys
 
@@ -88,7 +95,7 @@ class Served:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "rag", "--data-dir", str(data_dir), "serve", "--port",
                  str(self.port), "--api-key", self.key, *args],
-                cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+                cwd=REPO, env={**_clean_env(), **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
         self.log = log
 
     def headers(self) -> dict:
