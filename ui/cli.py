@@ -28,7 +28,6 @@ def register(commands) -> None:
     c.epilog = MCP_EPILOG
     c.formatter_class = argparse.RawDescriptionHelpFormatter
 
-
     c = commands.add("serve", serve, "serve the chat UI, the REST API, an OpenAI-compatible API "
                      "and MCP over HTTP, in one process (see docs/serve.md)")
     c.add_argument("--host", default="127.0.0.1",

@@ -30,7 +30,7 @@ from rag.errors import EXPECTED
 
 from .documents import UnknownDocument, document_id, documents, passage_dict, span
 from .security import is_loopback
-from .mcp_results import AnswerResult, DocumentList, SearchResult, Span
+from .mcp_results import Answer, DocumentList, SearchResult, Span
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def build_mcp(rag: RAG) -> MCPServer:
         return {"passages": [passage_dict(p) for p in passages]}
 
     def ask(question: Question, sources: Sources = None, date_from: DateFrom = None,
-            date_to: DateTo = None) -> AnswerResult:
+            date_to: DateTo = None) -> Answer:
         """Answer `question` from the documents. The answer's text carries markers [1], [2]…
         that refer to its citations by number; each citation quotes a document exactly (quote
         == the document's text between start and end, which read_document returns). When

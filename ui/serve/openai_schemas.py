@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .schemas import Answer
+from .schemas import LinkedAnswer
 
 
 class ModelCard(BaseModel):
@@ -39,7 +39,7 @@ class ChatMessage(BaseModel):
     content: str
     refusal: None
     annotations: list[Annotation]
-    rag: Answer = Field(description="Extension: the answer as /api/ask returns it (citations, abstained).")
+    rag: LinkedAnswer = Field(description="Extension: the answer as /api/ask returns it (citations, abstained).")
 
 
 class Choice(BaseModel):

@@ -35,7 +35,7 @@ def _filters(filters: schemas.Filters | None) -> dict | None:
     return filters.model_dump() if filters else None
 
 
-@router.post("/ask", response_model=schemas.Answer, summary="Answer a question, citing passages")
+@router.post("/ask", response_model=schemas.LinkedAnswer, summary="Answer a question, citing passages")
 def ask(body: schemas.AskRequest, request: Request, rag: RAG = Depends(the_rag)):
     """The answer, its citations (each quote exactly the text of its span, which the citation's
     ``url`` returns), or an abstention when the documents do not hold the answer."""

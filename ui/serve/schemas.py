@@ -1,7 +1,8 @@
-"""The REST API's request and response bodies (``/api``), as they appear in the OpenAPI document.
+"""The service's request and response bodies, as the OpenAPI document (``/api``, ``/v1``) and
+the MCP tools' output schemas show them: one description of each record for every route.
 
 An answer is ``Answer.to_dict()`` (the one serialisation of ``rag.types``) with, on each
-citation, the id of its document and the URL of its exact span on this server."""
+citation, the id of its document, and over HTTP the URL of its exact span on this server."""
 
 from __future__ import annotations
 
@@ -39,62 +40,84 @@ class AskRequest(RetrieveRequest):
     history: list[Turn] = Field([], max_length=100, description="Earlier turns: a follow-up question is rewritten to stand alone.")
 
 
-class Citation(BaseModel):
-    """What the marker ``[number]`` points at: ``quote`` is the document's text from ``start``
-    to ``end``, which ``url`` returns."""
+DOCUMENT_ID = ("the document's id, stable across versions of its file: its exact text is "
+               "GET /api/documents/{id}/text over REST, read_document over MCP")
+OFFSETS = "offsets into the document's extracted text (the text a span read returns)"
 
-    number: int
-    source: str
-    title: str | None
-    date: str | None
-    page: int | None
-    section: str | None
-    start: int
-    end: int
-    quote: str
-    score: float
-    document_id: str
-    url: str = Field(description="GET it (with the API key) for the exact text of this span.")
+
+class Where(BaseModel):
+    """Where a text sits: the document (id, path, title, date) and the span inside it."""
+
+    document_id: str = Field(description=DOCUMENT_ID)
+    source: str = Field(description="the document's file path")
+    title: str | None = Field(description="the document's title, if it has one")
+    date: str | None = Field(description="the document's date (YYYY, YYYY-MM or YYYY-MM-DD), if known")
+    page: int | None = Field(description="the page (PDF), if any")
+    section: str | None = Field(description="the Markdown section heading, if any")
+    start: int = Field(description=f"where the text starts: {OFFSETS}")
+    end: int = Field(description=f"where the text ends (exclusive): {OFFSETS}")
+
+
+class Passage(Where):
+    """A retrieved passage: its text is exactly the document's text between start and end."""
+
+    id: str = Field(description="the passage's (chunk's) id in the index")
+    language: str = Field(description="the passage's language (ISO 639-1 code)")
+    text: str = Field(description="the passage, exactly as in the document between start and end")
+    score: float = Field(description="retrieval score (higher is more relevant; only comparable "
+                                     "within one search)")
+
+
+class Citation(Where):
+    """What the marker [number] in the answer's text points at."""
+
+    number: int = Field(description="the n of the [n] markers in the answer's text")
+    quote: str = Field(description="the cited text, exactly the document's text between start and end")
+    score: float = Field(description="the citation's score (higher is more relevant)")
+
+
+class LinkedCitation(Citation):
+    """A citation with the URL of its span on this server."""
+
+    url: str = Field(description="GET it (with the API key) for the exact text of this span: the quote")
 
 
 class Answer(BaseModel):
-    text: str = Field(description="The answer; its markers [1], [2]… are citation numbers.")
-    abstained: bool = Field(description="True when the documents do not hold the answer (then no citations).")
-    query: str = Field(description="What was searched: the question, or a follow-up rewritten to stand alone.")
-    citations: list[Citation]
-    unsupported: list[str] = Field(description="Sentences no passage supports (they carry no marker).")
+    """``Answer.to_dict()``, each citation with its document's id."""
+
+    text: str = Field(description="the answer; its [n] markers refer to the citations' numbers "
+                                  "(when abstained, a sentence saying the documents do not answer)")
+    abstained: bool = Field(description="true when the documents do not hold the answer: then "
+                                        "there are no citations, and nothing should be inferred")
+    query: str = Field(description="what was searched: the question, or a follow-up rewritten to "
+                                   "stand alone")
+    citations: list[Citation] = Field(description="the passages the answer quotes, by number")
+    unsupported: list[str] = Field(description="sentences of the text that no document supports "
+                                               "(they carry no marker)")
 
 
-class Passage(BaseModel):
-    id: str = Field(description="The chunk's id in the store.")
-    document_id: str
-    source: str
-    title: str | None
-    date: str | None
-    page: int | None
-    section: str | None
-    language: str
-    start: int
-    end: int
-    text: str = Field(description="Exactly the document's text from start to end.")
-    score: float
+class LinkedAnswer(Answer):
+    """An answer whose citations carry the URLs of their spans (REST, and /v1's extension)."""
+
+    citations: list[LinkedCitation] = Field(description="the passages the answer quotes, by number")
 
 
 class Document(BaseModel):
-    id: str = Field(description="Stable id of the document (from its path).")
-    source: str
-    title: str | None
-    date: str | None
-    language: str | None
-    chunks: int
+    id: str = Field(description=DOCUMENT_ID)
+    source: str = Field(description="the document's file path (usable in the sources filter)")
+    title: str | None = Field(description="the document's title, if it has one")
+    date: str | None = Field(description="the document's date, if known")
+    language: str | None = Field(description="the document's language (ISO 639-1 code), if detected")
+    chunks: int = Field(description="how many passages it is indexed as")
 
 
 class Span(BaseModel):
-    id: str
-    source: str
-    start: int
-    end: int
-    text: str
+    id: str = Field(description="the document's id")
+    source: str = Field(description="the document's file path")
+    start: int = Field(description="where the text starts")
+    end: int = Field(description="where the text ends (exclusive)")
+    text: str = Field(description="the document's exact text between start and end: a citation's "
+                                  "quote read at its offsets equals this")
 
 
 class Refused(BaseModel):
