@@ -30,13 +30,18 @@ def documents(rag: RAG) -> list[dict]:
              "language": d.language, "chunks": d.chunks} for d in rag.sources()]
 
 
-def find(rag: RAG, doc_id: str) -> str:
-    """The source of the stored document ``doc_id``; only stored documents can be read, so no
-    request reaches a file the index does not hold."""
-    for d in rag.sources():
-        if document_id(d.source) == doc_id:
-            return d.source
+def document(rag: RAG, doc_id: str) -> dict:
+    """The stored document ``doc_id`` (as ``documents`` lists it); only stored documents can be
+    read, so no request reaches a file the index does not hold."""
+    for d in documents(rag):
+        if d["id"] == doc_id:
+            return d
     raise UnknownDocument(f"no document with id {doc_id!r} (GET /api/documents lists them)")
+
+
+def find(rag: RAG, doc_id: str) -> str:
+    """The source path of the stored document ``doc_id``."""
+    return document(rag, doc_id)["source"]
 
 
 def span(rag: RAG, doc_id: str, start: int = 0, end: int | None = None) -> dict:

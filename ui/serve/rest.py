@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from rag import RAG
 
 from . import schemas
-from .documents import documents, find, linked_answer, passage_dict, span
+from .documents import document, documents, find, linked_answer, passage_dict, span
 from .errors import ERROR_RESPONSES, ServiceError
 
 router = APIRouter(prefix="/api", tags=["rag"], responses=ERROR_RESPONSES)
@@ -79,8 +79,7 @@ def _receive(upload: UploadFile, folder: Path) -> str:
 
 @router.get("/documents/{document_id}", response_model=schemas.Document, summary="One stored document")
 def get_document(document_id: str, rag: RAG = Depends(the_rag)):
-    source = find(rag, document_id)
-    return next(d for d in documents(rag) if d["source"] == source)
+    return document(rag, document_id)
 
 
 @router.delete("/documents/{document_id}", response_model=schemas.Removed, summary="Remove a document")
