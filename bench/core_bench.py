@@ -130,7 +130,7 @@ class CachedQueries:
 def stored_chunks(store) -> list[tuple[str, int, str]]:
     """(source, chunk_index, embedded text) of every chunk in the store, in document order: the
     text the ingest embedded, i.e. the chunk with its document's title (``contextual_text``)."""
-    from vectorstore.store import contextual_text
+    from vectorstore.records import contextual_text
 
     out = []
     for source, doc in sorted(store.documents().items()):

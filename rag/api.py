@@ -16,7 +16,8 @@ from .types import Answer, Passage
 
 if TYPE_CHECKING:
     from vectorstore.embeddings import Embedder
-    from vectorstore.store import ChunkStore, StoredDocument
+    from vectorstore.records import StoredDocument
+    from vectorstore.store import ChunkStore
 
     from .answerers import Answerer
     from .doctor import DoctorReport

@@ -67,7 +67,7 @@ def server_address(url: str) -> tuple[str, int, bool]:
 
 
 def chunking_params(settings: Settings) -> dict:
-    # "text": what is embedded and keyword-indexed for a chunk (see vectorstore.store.contextual_text)
+    # "text": what is embedded and keyword-indexed for a chunk (see vectorstore.records.contextual_text)
     return {"tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap_tokens, "text": "title+chunk"}
 
 

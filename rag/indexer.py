@@ -20,7 +20,8 @@ from ingest import supported_suffixes  # noqa: F401  re-exported by rag for the 
 from ingest.chunking import MAX_WORD_CHARS
 from ingest.loaders import LoadError
 from vectorstore.embeddings import Embedder
-from vectorstore.store import Chunk, ChunkStore, contextual_text
+from vectorstore.records import Chunk, contextual_text
+from vectorstore.store import ChunkStore
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document

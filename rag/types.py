@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vectorstore.store import Chunk
+    from vectorstore.records import Chunk
 
 
 @dataclass(frozen=True, kw_only=True)
