@@ -32,6 +32,8 @@ from .keyword import KeywordIndex
 from .records import Chunk, Health, Hit, StoredDocument, contextual_text
 
 COLLECTION = "chunks"
+"""The Chroma collection of the default collection; collection NAME's is ``chunks-NAME``."""
+DEFAULT = "default"
 _PAGE = 2000
 _WRITE_BATCH = 1000  # chunks per upsert (Chroma's own limit is several thousand)
 _SYNC_BATCH = 100  # documents whose chunks are read from Chroma in one query when syncing
@@ -50,6 +52,10 @@ class StoreMismatchError(StoreError):
 
 class ChromaUnavailableError(StoreError):
     """The Chroma server does not answer; the message names it and how to start it."""
+
+
+class UnknownCollection(StoreError):
+    """No collection of this name is stored (``ChunkStore(create=False)``); its name is the message."""
 
 
 _OPTIONAL = ("title", "date", "page", "section")
@@ -105,13 +111,16 @@ class ChunkStore:
     and then whenever its last check is older than that many seconds."""
 
     def __init__(self, client, keyword_path: Path, identity: EmbedderIdentity, chunking: dict,
-                 *, sync_interval: float | None = None):
+                 *, sync_interval: float | None = None, collection: str = DEFAULT, create: bool = True):
         self.client = client
         self.identity = identity
         self.chunking = dict(chunking)
+        self.name = collection
+        if not create and collection not in self.names(client):
+            raise UnknownCollection(collection)
         expected = {**identity.as_metadata(), **{f"chunking_{k}": v for k, v in self.chunking.items()}}
         collection = client.get_or_create_collection(
-            COLLECTION, metadata=expected, configuration={"hnsw": {"space": "cosine"}},
+            _chroma_name(collection), metadata=expected, configuration={"hnsw": {"space": "cosine"}},
             embedding_function=None,
         )
         _check_compatible(collection.metadata or {}, expected, identity)
@@ -124,17 +133,26 @@ class ChunkStore:
         self._open: dict[tuple[str, str], _Open] = {}
 
     @classmethod
-    def reset(cls, client, keyword_path: Path) -> list[str]:
+    def reset(cls, client, keyword_path: Path, collection: str = DEFAULT) -> list[str]:
         """Delete the collection and the keyword index, whatever model or chunking built them
-        (``rag reindex``); returns the sources of the documents they held, sorted."""
+        (``rag reindex``, deleting a collection); returns the sources of the documents they
+        held, sorted."""
         sources: list[str] = []
-        if COLLECTION in [c if isinstance(c, str) else c.name for c in client.list_collections()]:
-            first = client.get_collection(COLLECTION).get(where={"chunk_index": 0}, include=["metadatas"])
+        if collection in cls.names(client):
+            first = client.get_collection(_chroma_name(collection)).get(where={"chunk_index": 0},
+                                                                       include=["metadatas"])
             sources = sorted({m["source"] for m in first["metadatas"]})
-            client.delete_collection(COLLECTION)
+            client.delete_collection(_chroma_name(collection))
         for path in keyword_path.parent.glob(f"{keyword_path.name}*"):  # with its WAL files
             path.unlink()
         return sources
+
+    @staticmethod
+    def names(client) -> list[str]:
+        """The collections stored in Chroma, sorted (the default one once it has been opened)."""
+        found = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+        return sorted(DEFAULT if n == COLLECTION else n[len(COLLECTION) + 1:]
+                      for n in found if n == COLLECTION or n.startswith(COLLECTION + "-"))
 
     @property
     def keyword(self) -> KeywordIndex:
@@ -381,6 +399,10 @@ class _Open:
 
     added: int = 0
     first: tuple[Chunk, list[float]] | None = None
+
+
+def _chroma_name(collection: str) -> str:
+    return COLLECTION if collection == DEFAULT else f"{COLLECTION}-{collection}"
 
 
 def _check_compatible(found: dict, expected: dict, identity: EmbedderIdentity) -> None:

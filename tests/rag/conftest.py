@@ -120,20 +120,15 @@ class ChromaServer:
             self.process = None
 
     def reset(self) -> None:
-        """Drop the collection the store uses, so a test starts from an empty store."""
+        """Drop every collection of the server, so a test starts from an empty store."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
-        from chromadb.errors import NotFoundError
-
-        from vectorstore.store import COLLECTION
 
         client = chromadb.HttpClient(
             host="127.0.0.1", port=self.port, settings=ChromaSettings(anonymized_telemetry=False)
         )
-        try:
-            client.delete_collection(COLLECTION)
-        except NotFoundError:
-            pass
+        for collection in client.list_collections():
+            client.delete_collection(collection if isinstance(collection, str) else collection.name)
 
 
 @pytest.fixture(scope="session")
