@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .collections import DEFAULT, CollectionInfo, check_name, home, unknown
 from .errors import UsageError
 from .indexer import IngestReport, Progress
 from .settings import Settings
@@ -35,7 +37,9 @@ class RAG:
     Any setting (see ``rag.settings.Settings``) can be passed as a keyword; the rest come from
     ``RAG_*`` environment variables, then ``rag.toml``. ``embedder``, ``client`` (a chromadb
     client) and ``answerer`` can be injected; by default they are built from the settings.
-    Everything heavy is created on first use.
+    Everything heavy is created on first use. ``RAG(collection="notes")`` works on one
+    collection of the data dir (``rag.collections``); ``rag.collection(name)`` is the same data
+    dir's other collection, sharing the model, the client and the answerer.
     """
 
     def __init__(self, data_dir: str | Path | None = None, *, embedder: Embedder | None = None,
@@ -47,6 +51,8 @@ class RAG:
         self._client = client
         self._answerer = answerer
         self._store = None
+        self._siblings: dict[str, RAG] = {}
+        self._siblings_lock = threading.Lock()
 
     # -- parts, built lazily ---------------------------------------------------------------
     @property
@@ -60,12 +66,22 @@ class RAG:
     @property
     def store(self) -> ChunkStore:
         if self._store is None:
-            from .factory import make_client, make_store
+            from .factory import make_store
 
-            if self._client is None:
-                self._client = make_client(self.settings)
-            self._store = make_store(self.settings, self._client, self.embedder)
+            self._store = make_store(self.settings, self._chroma(), self.embedder)
         return self._store
+
+    def _chroma(self):
+        if self._client is None:
+            from .factory import make_client
+
+            self._client = make_client(self.settings)
+        return self._client
+
+    @property
+    def collection_dir(self) -> Path:
+        """The folder of this collection's own files (keyword index, uploads, write marker)."""
+        return home(self.settings.data_dir, self.settings.collection)
 
     @property
     def answerer(self) -> Answerer:
@@ -110,7 +126,10 @@ class RAG:
         store (with ``recover``; not against a shared Chroma server, where the chunks of another
         process's write in progress would look like leftovers)."""
         with self._write_lock():
-            marker = self.settings.data_dir / WRITE_MARKER
+            name = self.settings.collection
+            if name != DEFAULT and name not in self.collection_names():
+                raise unknown(name, self.settings.data_dir)  # before anything is written
+            marker = self.collection_dir / WRITE_MARKER
             if marker.exists() and recover and self.settings.chroma_url is None:
                 removed, resynced = self.store.repair()
                 log.warning("the last write to %s was interrupted; repaired: %d stale chunks "
@@ -168,12 +187,12 @@ class RAG:
 
     def reindex(self, *, progress: Progress | None = None) -> IngestReport:
         """Rebuild the index from the documents' files with the current model and chunking."""
-        from .factory import make_client, reset_store
+        from .factory import make_store, reset_store
 
         with self._writing(recover=False):  # everything is rebuilt anyway
             self.close()
-            self._client = self._client or make_client(self.settings)
-            sources = reset_store(self.settings, self._client)
+            sources = reset_store(self.settings, self._chroma())
+            self._store = make_store(self.settings, self._chroma(), self.embedder, create=True)
             report = self._indexer().ingest([s for s in sources if Path(s).exists()], progress=progress)
             report.failed.extend((s, "file no longer exists") for s in sources if not Path(s).exists())
             return report
@@ -192,10 +211,72 @@ class RAG:
 
         if not repair:
             with self._write_lock():
-                interrupted = (self.settings.data_dir / WRITE_MARKER).exists()
+                interrupted = (self.collection_dir / WRITE_MARKER).exists()
                 return examine(self.store, self._indexer(), repair=False, interrupted=interrupted)
         with self._writing(recover=False):
             return examine(self.store, self._indexer(), repair=True)
+
+    # -- collections -----------------------------------------------------------------------
+    def collection(self, name: str) -> RAG:
+        """The data dir's collection ``name`` (this object for its own), sharing this one's
+        embedder, client and answerer; an unknown name fails at its first use."""
+        if check_name(name) == self.settings.collection:
+            return self
+        with self._siblings_lock:
+            if name not in self._siblings:
+                settings = {**self.settings.model_dump(), "collection": name}
+                self._siblings[name] = RAG(embedder=self.embedder, client=self._chroma(),
+                                           answerer=self.answerer, **settings)
+            return self._siblings[name]
+
+    def collection_names(self) -> list[str]:
+        """The names of the data dir's collections, the default one first."""
+        from vectorstore.store import ChunkStore
+
+        return [DEFAULT] + [n for n in ChunkStore.names(self._chroma()) if n != DEFAULT]
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every collection of the data dir (the default one first) with its counts."""
+        listed = []
+        for name in self.collection_names():
+            docs = self.collection(name).sources()
+            listed.append(CollectionInfo(name, len(docs), sum(d.chunks for d in docs)))
+        return listed
+
+    def create_collection(self, name: str) -> CollectionInfo:
+        """A new, empty collection; an existing name is an error."""
+        from vectorstore.store import ChunkStore
+
+        from .factory import make_store
+
+        with self._write_lock():
+            if check_name(name) == DEFAULT or name in ChunkStore.names(self._chroma()):
+                raise UsageError(f"a collection named {name!r} already exists")
+            sibling = self.collection(name)
+            sibling._store = make_store(sibling.settings, sibling._chroma(), self.embedder, create=True)
+        return CollectionInfo(name, 0, 0)
+
+    def delete_collection(self, name: str) -> list[str]:
+        """Delete collection ``name``: its chunks, keyword index and uploaded copies (the
+        documents' own files stay); returns the sources it held. The default one stays."""
+        import shutil
+
+        from vectorstore.store import ChunkStore
+
+        from .factory import reset_store
+
+        if check_name(name) == DEFAULT:
+            raise UsageError("the default collection cannot be deleted (`rag remove` removes its documents)")
+        with self._write_lock():
+            if name not in ChunkStore.names(self._chroma()):
+                raise unknown(name, self.settings.data_dir)
+            sibling = self.collection(name)
+            with self._siblings_lock:
+                self._siblings.pop(name, None)
+            sibling.close()
+            sources = reset_store(sibling.settings, self._chroma())
+            shutil.rmtree(sibling.collection_dir, ignore_errors=True)
+            return sources
 
     # -- questions -------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, filters=None) -> list[Passage]:
@@ -246,6 +327,10 @@ class RAG:
         return RAGRunnable(rag=self)
 
     def close(self) -> None:
+        with self._siblings_lock:
+            siblings, self._siblings = list(self._siblings.values()), {}
+        for sibling in siblings:
+            sibling.close()
         if self._store is not None:
             self._store.close()
             self._store = None

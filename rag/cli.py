@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data-dir", type=Path, help="index folder (default: RAG_DATA_DIR or ./rag_data)")
+    p.add_argument("--collection", metavar="NAME",
+                   help="the collection of the data dir to use (default: RAG_COLLECTION or 'default'; "
+                        "`rag collections` lists them)")
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an unexpected error (a bug) instead of one line")
     commands = Commands(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
@@ -80,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
-    except (*EXPECTED, OSError, ValidationError) as exc:  # says what is wrong and how to fix it
+    except ValidationError as exc:  # a setting out of range, from an option, RAG_* or rag.toml
+        for e in exc.errors():
+            field = ".".join(str(part) for part in e["loc"])
+            print(f"rag: error: setting {field}: {e['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    except (*EXPECTED, OSError) as exc:  # says what is wrong and how to fix it
         print(f"rag: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
@@ -94,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
 def _rag(args):
     from rag import RAG
 
-    return RAG(data_dir=args.data_dir) if args.data_dir else RAG()
+    return RAG(**_chosen(args))
+
+
+def _chosen(args) -> dict:
+    """The settings given as global options (--data-dir, --collection)."""
+    chosen = {"data_dir": args.data_dir, "collection": args.collection}
+    return {k: v for k, v in chosen.items() if v is not None}
 
 
 # -- the commands -------------------------------------------------------------------------------
@@ -127,6 +141,12 @@ def _register(commands: Commands) -> None:
     c = commands.add("doctor", doctor, "check the index (Chroma and keyword index agree, chunks "
                      "complete, offsets match the files) and repair what can be repaired")
     c.add_argument("--check", action="store_true", help="only report; change nothing")
+
+    c = commands.add("collections", collections, "list the data dir's collections with their "
+                     "document and chunk counts, or create or delete one")
+    c.add_argument("action", nargs="?", choices=["list", "create", "delete"], default="list")
+    c.add_argument("name", nargs="?", help="the collection to create or delete")
+    c.add_argument("--json", action="store_true", help="print the list as JSON")
 
     c = commands.add("eval", evaluate, "measure retrieval and answers on a dataset (docs/ and "
                      "questions.jsonl)", needs_rag=False)
@@ -200,6 +220,26 @@ def sources(rag, args) -> int:
         return 0
     for d in docs:
         print(f"{d.title or '(untitled)'} | {d.date or '-'} | {d.chunks} chunks | {d.source}")
+    return 0
+
+
+def collections(rag, args) -> int:
+    from .errors import UsageError
+
+    if args.action != "list" and not args.name:
+        raise UsageError(f"rag collections {args.action} needs the collection's NAME")
+    if args.action == "create":
+        rag.create_collection(args.name)
+        print(f"created collection {args.name!r}: add documents with "
+              f"`rag --collection {args.name} ingest PATH`")
+    elif args.action == "delete":
+        removed = rag.delete_collection(args.name)
+        print(f"deleted collection {args.name!r} ({len(removed)} documents; their files are untouched)")
+    elif args.json:
+        print(json.dumps([asdict(c) for c in rag.collections()], indent=2))
+    else:
+        for c in rag.collections():
+            print(f"{c.name} | {c.documents} documents | {c.chunks} chunks")
     return 0
 
 
@@ -292,7 +332,7 @@ def models(args) -> int:
 def settings(args) -> int:
     from rag.settings import Settings, describe
 
-    current = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    current = Settings(**_chosen(args))
     for name, env, default, doc in describe():
         print(f"{name} = {getattr(current, name)!s}   [{env}, default {default}]\n    {doc}")
     return 0

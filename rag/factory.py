@@ -3,6 +3,7 @@ Heavy imports (chromadb, torch) happen here, inside the functions, not at ``impo
 
 from __future__ import annotations
 
+from .collections import DEFAULT, home, unknown
 from .settings import Settings
 
 
@@ -71,24 +72,32 @@ def chunking_params(settings: Settings) -> dict:
     return {"tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap_tokens, "text": "title+chunk"}
 
 
-def make_store(settings: Settings, client, embedder):
-    from vectorstore.store import KEYWORD_SYNC_SECONDS, ChunkStore
+def make_store(settings: Settings, client, embedder, *, create: bool = False):
+    """The store of ``settings.collection``; one that does not exist is an error (naming the
+    command that creates it), except the default collection, or with ``create``."""
+    from vectorstore.store import KEYWORD_SYNC_SECONDS, ChunkStore, UnknownCollection
 
-    return ChunkStore(
-        client, keyword_path(settings), embedder.identity, chunking_params(settings),
-        sync_interval=KEYWORD_SYNC_SECONDS if settings.chroma_url else None,
-    )
+    name = settings.collection
+    try:
+        store = ChunkStore(
+            client, keyword_path(settings), embedder.identity, chunking_params(settings),
+            sync_interval=KEYWORD_SYNC_SECONDS if settings.chroma_url else None,
+            collection=name, create=create or name == DEFAULT,
+        )
+    except UnknownCollection:
+        raise unknown(name, settings.data_dir) from None
+    return store
 
 
 def reset_store(settings: Settings, client) -> list[str]:
-    """Empty the store (``ChunkStore.reset``); the sources it held."""
+    """Empty the store of ``settings.collection`` (``ChunkStore.reset``); the sources it held."""
     from vectorstore.store import ChunkStore
 
-    return ChunkStore.reset(client, keyword_path(settings))
+    return ChunkStore.reset(client, keyword_path(settings), settings.collection)
 
 
 def keyword_path(settings: Settings):
-    return settings.data_dir / "keyword.sqlite3"
+    return home(settings.data_dir, settings.collection) / "keyword.sqlite3"
 
 
 def make_answerer(settings: Settings, embedder):

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         Path("rag_data"),
         description="Folder holding the Chroma database, the keyword index and locks.",
     )
+    collection: str = Field(
+        "default",
+        description="The collection of documents to use (see `rag collections`): 'default' is the "
+        "data dir's own; another NAME keeps its files under data_dir/collections/NAME.",
+    )
     chroma_url: str | None = Field(
         None,
         description="A Chroma server to use instead of the database in data_dir, e.g. "
@@ -152,6 +157,13 @@ class Settings(BaseSettings):
         description="Append a plain numbered 'Sources' list (title, date, quote) to the content "
         "of /v1/chat/completions answers, for clients that show only the text.",
     )
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, v: str) -> str:
+        from .collections import check_name
+
+        return check_name(v)
 
     @field_validator("chunk_overlap_tokens")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,33 @@ def test_interfaces_register_their_own_commands():
 
     ui = _parser().parse_args(["ui", "--port", "8001"])
     assert ui.run.__module__ == "ui.cli" and ui.port == 8001
+
+
+def test_collections_from_the_command_line(cli, tmp_path, capsys):
+    docs = tmp_path / "harbours"
+    shutil.copytree(EVAL / "harbours-en" / "docs", docs)
+    assert cli("collections") == 0
+    assert capsys.readouterr().out == "default | 0 documents | 0 chunks\n"
+    assert cli("collections", "create", "harbours") == 0
+    assert "rag --collection harbours ingest PATH" in capsys.readouterr().out
+    assert cli("--collection", "harbours", "ingest", str(docs)) == 0
+    assert cli("--collection", "harbours", "ask", "--json", "Who built the stone pier of Port Ellery?") == 0
+    answer = json.loads(capsys.readouterr().out.split("\n", 1)[1])  # after ingest's report line
+    assert not answer["abstained"] and {Path(c["source"]).name for c in answer["citations"]} == {"Port_Ellery.txt"}
+    assert cli("ask", "--json", "Who built the stone pier of Port Ellery?") == 0
+    assert json.loads(capsys.readouterr().out)["abstained"]  # the default collection is empty
+    assert cli("collections", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(c["name"], c["documents"]) for c in listed] == [("default", 0), ("harbours", 3)]
+
+    for argv, message in ((["collections", "create", "harbours"], "a collection named 'harbours' already exists"),
+                          (["--collection", "nope", "sources"], "no collection 'nope'"),
+                          (["--collection", "../x", "sources"], "setting collection: '../x' is not a valid collection name"),
+                          (["collections", "delete"], "needs the collection's NAME"),
+                          (["collections", "delete", "default"], "default collection cannot be deleted")):
+        assert cli(*argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("rag: error: ") and message in err and err.count("\n") == 1, err
+    assert cli("collections", "delete", "harbours") == 0
+    assert "deleted collection 'harbours' (3 documents" in capsys.readouterr().out
+    assert cli("collections") == 0 and capsys.readouterr().out == "default | 0 documents | 0 chunks\n"
