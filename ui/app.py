@@ -78,13 +78,14 @@ def _selected_index(index) -> int | None:
 
 def build_app(rag: RAG) -> gr.Blocks:
     """The Blocks app over ``rag``: chat with sources, documents, and the ``ask``/``ingest``
-    API endpoints."""
+    API endpoints. Each page works on the collection its selector shows (``rag``'s own at
+    first): its answers, uploads and list of documents."""
 
-    def documents():
-        return rag.sources()
+    def chosen(name) -> RAG:
+        return rag.collection(name) if name else rag
 
-    def doc_updates(filter_value=None):
-        docs = documents()
+    def doc_updates(filter_value=None, collection=None):
+        docs = chosen(collection).sources()
         choices = document_choices(docs)
         known = {c[1] for c in choices}
         kept = [v for v in (filter_value or []) if v in known]
@@ -92,7 +93,7 @@ def build_app(rag: RAG) -> gr.Blocks:
                 gr.Dropdown(choices=choices, value=kept))
 
     # -- chat ---------------------------------------------------------------------------------
-    def respond(question, history, answers, filter_sources, date_from, date_to):
+    def respond(question, history, answers, filter_sources, date_from, date_to, collection):
         question = (question or "").strip()
         history = plain_history(history)
         answers = dict(answers or {})
@@ -113,7 +114,7 @@ def build_app(rag: RAG) -> gr.Blocks:
         yield history, answers, '<div class="sources-empty">Searching the documents…</div>', ""
         text, final = "", None
         try:
-            for piece in rag.stream(question, history=past, filters=filters):
+            for piece in chosen(collection).stream(question, history=past, filters=filters):
                 if isinstance(piece, Answer):
                     final = piece
                     continue
@@ -144,45 +145,55 @@ def build_app(rag: RAG) -> gr.Blocks:
         return sources_html(entry["answer"], entry["question"])
 
     # -- documents ----------------------------------------------------------------------------
-    def ingest_files(files, progress=None):
+    def ingest_files(files, progress=None, collection=None):
         def tick(done, total, what):
             if progress is not None:
                 progress((done, total), desc=f"Indexing {Path(what).name}", unit="files")
 
-        return ingest_uploads(rag, [str(f) for f in files or []], progress=tick)
+        return ingest_uploads(chosen(collection), [str(f) for f in files or []], progress=tick)
 
-    def on_upload(files, filter_value, progress=gr.Progress()):
+    def on_upload(files, filter_value, collection, progress=gr.Progress()):
         if not files:
             gr.Warning("Choose or drop files first.")
             return (gr.skip(),) * 5
         try:
-            report, rejected = ingest_files(files, progress)
+            report, rejected = ingest_files(files, progress, collection)
             if report.failed or rejected:
                 gr.Warning(f"{len(report.failed) + len(rejected)} file(s) could not be indexed; "
                            "see the list below.")
-            return (report_markdown(report, rejected), *doc_updates(filter_value), None)
+            return (report_markdown(report, rejected), *doc_updates(filter_value, collection), None)
         except Exception as exc:
             log.exception("ingest failed")
             raise gr.Error(f"Indexing failed: {_message(exc)}", print_exception=False) from None
 
-    def on_remove(path, filter_value):
+    def on_remove(path, filter_value, collection):
         if not path:
             gr.Warning("Pick a document to remove.")
             return (gr.skip(),) * 4
         try:
-            removed = remove_document(rag, path)
+            removed = remove_document(chosen(collection), path)
         except Exception as exc:
             log.exception("remove failed")
             raise gr.Error(f"Could not remove the document: {_message(exc)}", print_exception=False) from None
         msg = f"Removed **{_esc(Path(path).name)}**." if removed else "No indexed document matched."
-        return (msg, *doc_updates(filter_value))
+        return (msg, *doc_updates(filter_value, collection))
 
-    def on_refresh(filter_value):
+    def on_refresh(filter_value, collection):
         try:
-            return doc_updates(filter_value)
+            return doc_updates(filter_value, collection)
         except Exception as exc:
             log.exception("listing the documents failed")
             raise gr.Error(f"Could not list the documents: {_message(exc)}", print_exception=False) from None
+
+    def on_load(filter_value, collection):
+        """The collections as they are now (another process may have made one), then the list."""
+        names = rag.collection_names()
+        kept = collection if collection in names else rag.settings.collection
+        return (gr.Dropdown(choices=names, value=kept), *on_refresh(filter_value, kept))
+
+    def on_collection(collection):
+        """Another collection: a new conversation, over its documents."""
+        return ([], {}, EMPTY_HTML, *on_refresh([], collection))
 
     # -- API ----------------------------------------------------------------------------------
     def api_ask(question: str, filters: dict | None = None) -> dict:
@@ -211,13 +222,16 @@ def build_app(rag: RAG) -> gr.Blocks:
     def api_sources() -> list[dict]:
         """The indexed documents: source, title, date, language, chunks."""
         return [{"source": d.source, "title": d.title, "date": d.date, "language": d.language,
-                 "chunks": d.chunks} for d in documents()]
+                 "chunks": d.chunks} for d in rag.sources()]
 
     # -- layout -------------------------------------------------------------------------------
     # delete_cache: gradio's own copies of uploads are dropped after an hour
     with gr.Blocks(title="rag-cite", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(INTRO)
         answers = gr.State({})
+        collection = gr.Dropdown(label="Collection", choices=[rag.settings.collection],
+                                 value=rag.settings.collection, elem_id="collection",
+                                 info="The set of documents to ask and to add to")
         with gr.Tab("Chat", id="chat"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=360):
@@ -258,7 +272,7 @@ def build_app(rag: RAG) -> gr.Blocks:
                 refresh = gr.Button("Refresh list", scale=1)
 
         chat_outputs = [chatbot, answers, sources, question]
-        chat_inputs = [question, chatbot, answers, filter_sources, date_from, date_to]
+        chat_inputs = [question, chatbot, answers, filter_sources, date_from, date_to, collection]
         question.submit(respond, chat_inputs, chat_outputs, api_visibility="private",
                         show_progress="hidden")
         chatbot.select(on_select, [answers], [sources], api_visibility="private")
@@ -266,12 +280,15 @@ def build_app(rag: RAG) -> gr.Blocks:
                     api_visibility="private")
         chatbot.clear(lambda: ({}, EMPTY_HTML), None, [answers, sources], api_visibility="private")
         doc_outputs = [table, to_remove, filter_sources]
-        add.click(on_upload, [files, filter_sources], [status, *doc_outputs, files],
+        add.click(on_upload, [files, filter_sources, collection], [status, *doc_outputs, files],
                   api_visibility="private")
-        remove.click(on_remove, [to_remove, filter_sources], [status, *doc_outputs],
+        remove.click(on_remove, [to_remove, filter_sources, collection], [status, *doc_outputs],
                      api_visibility="private")
-        refresh.click(on_refresh, [filter_sources], doc_outputs, api_visibility="private")
-        app.load(on_refresh, [filter_sources], doc_outputs, api_visibility="private")
+        refresh.click(on_refresh, [filter_sources, collection], doc_outputs, api_visibility="private")
+        collection.input(on_collection, [collection], [chatbot, answers, sources, *doc_outputs],
+                         api_visibility="private")
+        app.load(on_load, [filter_sources, collection], [collection, *doc_outputs],
+                 api_visibility="private")
 
         # Named endpoints for gradio_client (hidden components carry their data).
         with gr.Row(visible=False):

@@ -1,4 +1,5 @@
-"""Uploaded files: sanitised names, checked type and size, copied into ``<data_dir>/uploads/``.
+"""Uploaded files: sanitised names, checked type and size, copied into the collection's
+``uploads/`` folder (``<data_dir>/uploads/`` for the default one).
 
 Whatever name a browser or client sends, the copy lands directly inside the uploads folder."""
 
@@ -41,8 +42,10 @@ def safe_name(name: str) -> str:
     return stem + suffix
 
 
-def upload_dir(data_dir: str | Path) -> Path:
-    folder = (Path(data_dir).expanduser() / "uploads").resolve()
+def upload_dir(home: str | Path) -> Path:
+    """The uploads folder of a collection whose files are in ``home`` (``RAG.collection_dir``:
+    the data dir itself for the default collection)."""
+    folder = (Path(home).expanduser() / "uploads").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -103,7 +106,7 @@ def ingest_uploads(rag, files, progress=None):
     folder and index the copies. Returns (the ingest's report, [(name, reason)] refused)."""
     from rag.indexer import IngestReport
 
-    saved, rejected = save_uploads(files, upload_dir(rag.settings.data_dir))
+    saved, rejected = save_uploads(files, upload_dir(rag.collection_dir))
     if not saved:
         return IngestReport(), rejected
     return rag.ingest(saved, progress=progress), rejected
@@ -114,7 +117,7 @@ def remove_document(rag, source: str) -> list[str]:
     uploads folder) is deleted with it. Returns the removed paths."""
     removed = rag.remove([source])
     copy = Path(source)
-    if removed and copy.parent == upload_dir(rag.settings.data_dir):
+    if removed and copy.parent == upload_dir(rag.collection_dir):
         copy.unlink(missing_ok=True)
     return removed
 

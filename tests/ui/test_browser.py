@@ -160,3 +160,38 @@ def test_path_traversal_upload_stays_in_uploads(page, ui):
     assert sorted(p.name for p in new) == ["evil.txt", "evil2.md"]
     for escaped in (ui.data_dir.parent, ui.data_dir.parent.parent, ui.root.parent):
         assert not (escaped / "evil.txt").exists() and not (escaped / "evil2.md").exists()
+
+
+def test_switching_collection_answers_from_that_collection(context, ui):
+    """A collection made while the app runs is offered at the next page load; picking it starts a
+    new conversation over its documents, and the documents tab lists only them."""
+    from tests.conftest import EVAL
+
+    pier = "Who built the stone pier of Port Ellery?"
+    ui.rag.create_collection("harbours")
+    try:
+        ui.rag.collection("harbours").ingest([EVAL / "harbours-en" / "docs"])
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(ui.url)
+        page.wait_for_selector("#question textarea")
+        page.locator("#collection input").click()
+        page.get_by_role("option", name="harbours").click()
+        ask(page, pier, 1)
+        assert check_marks(page) >= 1
+        cited = {Path(s).name for s in page.locator("#sources-panel .cite").evaluate_all(
+            "cites => cites.map(c => c.dataset.source)")}
+        assert cited == {"Port_Ellery.txt"}
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_function("() => document.querySelector('#documents')?.innerText.includes('Port_Ellery.txt')")
+        assert "pourparlers" not in page.locator("#documents").inner_text()
+
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#collection input").click()
+        page.get_by_role("option", name="default").click()
+        page.wait_for_function(f"() => document.querySelectorAll('{BOT}').length === 0")  # a new conversation
+        ask(page, pier, 1)
+        assert page.locator("#sources-panel .abstained").count() == 1  # the default has no harbours
+        page.close()
+    finally:
+        ui.rag.delete_collection("harbours")

@@ -16,10 +16,11 @@ from tests.conftest import NEWS_FR
 from tests.ui.conftest import ARTICLE_QUESTION, OFF_TOPIC_QUESTION, REPO, running
 
 TOOLS = {
-    "search": {"query", "k", "sources", "date_from", "date_to"},
-    "ask": {"question", "sources", "date_from", "date_to"},
-    "list_documents": set(),
-    "read_document": {"document_id", "start", "end"},
+    "search": {"query", "k", "sources", "date_from", "date_to", "collection"},
+    "ask": {"question", "sources", "date_from", "date_to", "collection"},
+    "list_documents": {"collection"},
+    "read_document": {"document_id", "start", "end", "collection"},
+    "list_collections": set(),
 }
 
 
@@ -116,7 +117,7 @@ def test_the_protocol_is_the_one_the_client_asked_for(conversation):
     assert conversation.protocol in versions
 
 
-def test_the_four_tools_are_described_with_their_parameters(conversation):
+def test_the_tools_are_described_with_their_parameters(conversation):
     assert set(conversation.tools) == set(TOOLS)
     for name, parameters in TOOLS.items():
         tool = conversation.tools[name]

@@ -42,7 +42,8 @@ def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, host: str 
     app = FastAPI(title="rag-cite", description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
     app.state.rag = rag
     errors.install(app)
-    app.include_router(rest.router)
+    for router in rest.routers:
+        app.include_router(router)
     app.include_router(openai_api.router)
     app.add_route("/mcp", mcp_app)
     app.add_middleware(Guard, key=api_key, loopback=is_loopback(host))

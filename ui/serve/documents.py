@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import asdict
 
 from rag import RAG, RagError
+from rag.collections import DEFAULT
 from rag.types import Answer, Passage
 
 
@@ -36,7 +37,8 @@ def document(rag: RAG, doc_id: str) -> dict:
     for d in documents(rag):
         if d["id"] == doc_id:
             return d
-    raise UnknownDocument(f"no document with id {doc_id!r} (GET /api/documents lists them)")
+    raise UnknownDocument(f"no document with id {doc_id!r} (GET {api_path(rag.settings.collection)}"
+                          "/documents lists them)")
 
 
 def find(rag: RAG, doc_id: str) -> str:
@@ -56,17 +58,23 @@ def span(rag: RAG, doc_id: str, start: int = 0, end: int | None = None) -> dict:
     return {"id": doc_id, "source": source, "start": start, "end": end, "text": text[start:end]}
 
 
-def span_path(source: str, start: int, end: int) -> str:
+def api_path(collection: str) -> str:
+    """The REST prefix of a collection's routes: ``/api`` for the default one."""
+    return "/api" if collection == DEFAULT else f"/api/collections/{collection}"
+
+
+def span_path(source: str, start: int, end: int, collection: str = DEFAULT) -> str:
     """The REST path of a span: what a citation's URL points at."""
-    return f"/api/documents/{document_id(source)}/text?start={start}&end={end}"
+    return f"{api_path(collection)}/documents/{document_id(source)}/text?start={start}&end={end}"
 
 
-def linked_answer(answer: Answer, base_url: str) -> dict:
-    """``answer.to_dict()`` with, on each citation, its document's id and the URL of its span."""
+def linked_answer(answer: Answer, base_url: str, collection: str = DEFAULT) -> dict:
+    """``answer.to_dict()`` with, on each citation, its document's id and the URL of its span
+    (in ``collection``)."""
     data = answer.to_dict()
     for c in data["citations"]:
         c["document_id"] = document_id(c["source"])
-        c["url"] = base_url.rstrip("/") + span_path(c["source"], c["start"], c["end"])
+        c["url"] = base_url.rstrip("/") + span_path(c["source"], c["start"], c["end"], collection)
     return data
 
 

@@ -1,9 +1,9 @@
-"""The MCP server of the product (the official ``mcp`` SDK, v2): four tools over one ``RAG``, for
+"""The MCP server of the product (the official ``mcp`` SDK, v2): five tools over one ``RAG``, for
 desktop hosts over stdio (``rag mcp``) and for the service over streamable HTTP (``/mcp``).
 
 Tools: ``search`` (passages), ``ask`` (an answer whose [n] markers are its citations, or an
-abstention), ``list_documents`` and ``read_document`` (the exact text of a span, so a quote can be
-checked). Their results are pydantic models (``ui.serve.mcp_results``): the SDK publishes them as
+abstention), ``list_documents``, ``read_document`` (the exact text of a span, so a quote can be
+checked) and ``list_collections``; the first four take a ``collection`` (default: the server's). Their results are pydantic models (``ui.serve.mcp_results``): the SDK publishes them as
 output schemas and sends each result both as structured content and as JSON text.
 
 The SDK runs a synchronous tool in a worker thread (``anyio.to_thread.run_sync``, in
@@ -30,7 +30,8 @@ from rag.errors import EXPECTED
 
 from .documents import UnknownDocument, document_id, documents, passage_dict, span
 from .security import is_loopback
-from .mcp_results import Answer, DocumentList, SearchResult, Span
+from .mcp_results import Answer, CollectionList, DocumentList, SearchResult, Span
+from .schemas import COLLECTION_NAME
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ INSTRUCTIONS = """Answers from the user's own documents, with exact citations. U
 answer: its [n] markers refer to its citations, each quoting a document word for word; when \
 `abstained` is true the documents do not hold the answer, so say so rather than answer from \
 elsewhere. Use `search` for the raw passages, `list_documents` for what is indexed, and \
-`read_document` to read a document or check that a quote is the document's text at its offsets."""
+`read_document` to read a document or check that a quote is the document's text at its offsets. \
+The documents may be split into collections (`list_collections`); each tool takes one by name."""
 
 Query = Annotated[str, Field(min_length=1, pattern=r"\S", description="what to look for: words or "
                              "a question, in any language of the documents")]
@@ -53,6 +55,8 @@ DateFrom = Annotated[str | None, Field(pattern=DATE, description="only documents
 DateTo = Annotated[str | None, Field(pattern=DATE, description="only documents dated on or before "
                                      "this date: YYYY, YYYY-MM or YYYY-MM-DD (default: no limit)")]
 K = Annotated[int, Field(ge=1, le=50, description="how many passages to return")]
+InCollection = Annotated[str | None, Field(pattern=COLLECTION_NAME, description="the collection of "
+                         "documents to use, as list_collections names them (default: the server's)")]
 DocId = Annotated[str, Field(min_length=1, description="a document id, from list_documents, "
                              "search (document_id) or ask (citations[].document_id)")]
 Start = Annotated[int, Field(ge=0, description="where to start reading: an offset into the "
@@ -71,44 +75,53 @@ def build_mcp(rag: RAG) -> MCPServer:
                        instructions=INSTRUCTIONS, log_level="WARNING")
 
     def search(query: Query, k: K = 5, sources: Sources = None, date_from: DateFrom = None,
-               date_to: DateTo = None) -> SearchResult:
+               date_to: DateTo = None, collection: InCollection = None) -> SearchResult:
         """The passages of the documents that best match `query`, best first: each with its
         document (document_id, source, title, date), page, the start and end offsets of its
         text in the document, the exact text and a retrieval score. No answer is written: use
         `ask` for that."""
-        filters = _filters(rag, sources, date_from, date_to)
-        passages = rag.retrieve(query, k=k, filters=filters)
+        chosen = _collection(rag, collection)
+        filters = _filters(chosen, sources, date_from, date_to)
+        passages = chosen.retrieve(query, k=k, filters=filters)
         return {"passages": [passage_dict(p) for p in passages]}
 
     def ask(question: Question, sources: Sources = None, date_from: DateFrom = None,
-            date_to: DateTo = None) -> Answer:
+            date_to: DateTo = None, collection: InCollection = None) -> Answer:
         """Answer `question` from the documents. The answer's text carries markers [1], [2]…
         that refer to its citations by number; each citation quotes a document exactly (quote
         == the document's text between start and end, which read_document returns). When
         `abstained` is true the documents do not hold the answer: there are no citations, and
         the answer should not be given from elsewhere as if they did."""
-        answer = rag.ask(question, filters=_filters(rag, sources, date_from, date_to)).to_dict()
+        chosen = _collection(rag, collection)
+        answer = chosen.ask(question, filters=_filters(chosen, sources, date_from, date_to)).to_dict()
         for c in answer["citations"]:
             c["document_id"] = document_id(c["source"])
         return answer
 
-    def list_documents() -> DocumentList:
+    def list_documents(collection: InCollection = None) -> DocumentList:
         """Every indexed document: its id (for read_document and the sources filter), source
         path, title, date, language and number of passages, sorted by path."""
-        return {"documents": documents(rag)}
+        return {"documents": documents(_collection(rag, collection))}
 
-    def read_document(document_id: DocId, start: Start = 0, end: End = None) -> Span:
+    def list_collections() -> CollectionList:
+        """The collections of documents (each a separate index: search, ask, list_documents and
+        read_document take one by name), with their numbers of documents and passages."""
+        return {"collections": [vars(c) for c in rag.collections()]}
+
+    def read_document(document_id: DocId, start: Start = 0, end: End = None,
+                      collection: InCollection = None) -> Span:
         """The exact text of document `document_id` between offsets `start` and `end` (default:
         the whole document). With a citation's document_id, start and end it returns the
         citation's quote, which is how a quote is checked."""
         try:
-            return span(rag, document_id, start, end)
+            return span(_collection(rag, collection), document_id, start, end)
         except UnknownDocument:
             raise ToolError(f"no document with id {document_id!r}: list_documents gives the ids "
                             "of the indexed documents") from None
 
     for tool, title in ((search, "Search passages"), (ask, "Answer with citations"),
-                        (list_documents, "List documents"), (read_document, "Read a document")):
+                        (list_documents, "List documents"), (list_collections, "List collections"),
+                        (read_document, "Read a document")):
         server.add_tool(_reported(tool), title=title, description=inspect.cleandoc(tool.__doc__),
                         annotations=READ_ONLY, structured_output=True)
     return server
@@ -132,6 +145,10 @@ def _reported(tool: F) -> F:
             raise ToolError("internal error (the server's log has the details)") from None
 
     return run
+
+
+def _collection(rag: RAG, name: str | None) -> RAG:
+    return rag if name is None else rag.collection(name)
 
 
 def _filters(rag: RAG, sources: list[str] | None, date_from: str | None,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .schemas import Answer, Document, Passage, Span
+from .schemas import Answer, Collection, Document, Passage, Span
 
-__all__ = ["Answer", "DocumentList", "SearchResult", "Span"]
+__all__ = ["Answer", "CollectionList", "DocumentList", "SearchResult", "Span"]
 
 
 class SearchResult(BaseModel):
@@ -17,3 +17,7 @@ class SearchResult(BaseModel):
 
 class DocumentList(BaseModel):
     documents: list[Document] = Field(description="every indexed document, sorted by path")
+
+
+class CollectionList(BaseModel):
+    collections: list[Collection] = Field(description="every collection, the default one first")

@@ -33,7 +33,8 @@ from .openai_schemas import ChatCompletion, ModelCard, ModelList
 from .schemas import MAX_QUESTION_CHARS, Filters
 
 MODEL_ID = "rag-cite"
-"""The one model this API serves: the documents, answered with citations."""
+"""The model of the server's collection (the default one, unless ``rag --collection NAME serve``);
+every other collection is the model of its name."""
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
@@ -77,36 +78,45 @@ class ChatRequest(BaseModel):
     rag: RagOptions | None = Field(None, description="Extension: filters (sources, date_from, date_to) and k.")
 
 
-def the_model(model: str) -> None:
-    if model != MODEL_ID:
-        raise ServiceError(404, f"the model {model!r} does not exist; this server has {MODEL_ID!r}",
-                           "model_not_found", "model")
+def model_ids(rag: RAG) -> list[str]:
+    """One model per collection: ``rag-cite`` for the server's own, the name for the others."""
+    return [MODEL_ID] + [n for n in rag.collection_names() if n != rag.settings.collection]
 
 
-@router.get("/models", response_model=ModelList, summary="The models (one: the documents)")
-def models():
-    return {"object": "list", "data": [_card()]}
+def the_collection(rag: RAG, model: str) -> RAG:
+    """The collection that ``model`` names."""
+    if model in (MODEL_ID, rag.settings.collection):
+        return rag
+    ids = model_ids(rag)
+    if model not in ids:
+        raise ServiceError(404, f"the model {model!r} does not exist; this server has "
+                           f"{', '.join(map(repr, ids))} (one per collection)", "model_not_found", "model")
+    return rag.collection(model)
+
+
+@router.get("/models", response_model=ModelList, summary="The models: one per collection of documents")
+def models(request: Request):
+    return {"object": "list", "data": [_card(m) for m in model_ids(request.app.state.rag)]}
 
 
 @router.get("/models/{model}", response_model=ModelCard, summary="One model")
-def model(model: str):
-    the_model(model)
-    return _card()
+def model(model: str, request: Request):
+    the_collection(request.app.state.rag, model)
+    return _card(model)
 
 
-def _card() -> dict:
-    return {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "rag-cite"}
+def _card(model: str) -> dict:
+    return {"id": model, "object": "model", "created": 0, "owned_by": "rag-cite"}
 
 
 @router.post("/chat/completions", response_model=ChatCompletion, summary="Answer the conversation's last question",
              responses={200: {"content": {"text/event-stream": {"description": "with stream: true"}}}})
 async def chat_completions(body: ChatRequest, request: Request):
-    the_model(body.model)
+    rag = await run_in_threadpool(the_collection, request.app.state.rag, body.model)
     question, history = _conversation(body.messages)
-    rag: RAG = request.app.state.rag
     options = body.rag.model_dump() if body.rag else {}
     k = options.pop("k", None)
-    turn = Turn(rag, str(request.base_url), question)
+    turn = Turn(rag, str(request.base_url), question, body.model)
     if not body.stream:
         answer = await run_in_threadpool(rag.ask, question, history, options or None, k)
         return turn.completion(answer)
@@ -128,21 +138,21 @@ def _conversation(messages: list[Message]) -> tuple[str, list[dict]]:
 class Turn:
     """One answer, as a completion or as a stream of chunks."""
 
-    def __init__(self, rag: RAG, base_url: str, question: str):
-        self.rag, self.base_url, self.question = rag, base_url, question
+    def __init__(self, rag: RAG, base_url: str, question: str, model: str = MODEL_ID):
+        self.rag, self.base_url, self.question, self.model = rag, base_url, question, model
         self.id, self.created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         self.sources_list = rag.settings.sources_in_content
 
     def message(self, answer: Answer) -> tuple[str, list[dict], dict]:
         """The content, its annotations and the ``rag`` extension of ``answer``."""
-        data = linked_answer(answer, self.base_url)
+        data = linked_answer(answer, self.base_url, self.rag.settings.collection)
         content = answer.text + (sources_list(data["citations"]) if self.sources_list else "")
         return content, annotations(content, data["citations"]), data
 
     def completion(self, answer: Answer) -> dict:
         content, notes, data = self.message(answer)
         message = {"role": "assistant", "content": content, "refusal": None, "annotations": notes, "rag": data}
-        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": MODEL_ID,
+        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
                 "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
                 "usage": self.usage(content)}
 
@@ -185,7 +195,7 @@ class Turn:
 
     def _chunk(self, choices: list) -> dict:
         return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": MODEL_ID, "choices": choices}
+                "model": self.model, "choices": choices}
 
 
 def _chain(first, rest: Iterator):

@@ -144,3 +144,21 @@ class Health(BaseModel):
     status: Literal["ok"]
     documents: int
     chunks: int
+
+
+COLLECTION_NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+
+
+class Collection(BaseModel):
+    """A named set of documents with its own index (``rag collections``)."""
+
+    name: str = Field(description="Its name: the default one is 'default' (and the model 'rag-cite' on /v1).")
+    documents: int
+    chunks: int
+
+
+class NewCollection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=COLLECTION_NAME, description="1 to 64 lowercase letters, digits, '-' and '_', "
+                      "beginning and ending with a letter or digit.")

@@ -22,6 +22,7 @@ PROTECTED = ("/api", "/v1", "/mcp")
 MAX_JSON_BODY = 1 * 2**20
 MAX_UPLOAD_BODY = 200 * 2**20
 UPLOAD_PATH = "/api/documents"
+"""Where files are uploaded to the default collection; ``/api/collections/NAME/documents`` to NAME."""
 
 
 def read_key(spec: str | None) -> str | None:
@@ -76,7 +77,7 @@ class Guard:
         if path.startswith(PROTECTED) and (refusal := self.refusal(scope)):
             return await _reply(send, 401, refusal, "invalid_api_key",
                                 {"www-authenticate": "Bearer"})
-        limit = MAX_UPLOAD_BODY if path == UPLOAD_PATH else MAX_JSON_BODY
+        limit = MAX_UPLOAD_BODY if _is_upload(path) else MAX_JSON_BODY
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             return await _reply(send, 413, f"request body over the limit of {limit // 2**20} MB",
@@ -92,6 +93,13 @@ class Guard:
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.key):
             return "missing or wrong API key: send the header 'Authorization: Bearer KEY'"
         return None
+
+
+def _is_upload(path: str) -> bool:
+    if path == UPLOAD_PATH:
+        return True
+    parts = path.split("/")  # "", "api", "collections", NAME, "documents"
+    return len(parts) == 5 and parts[1:3] == ["api", "collections"] and parts[4] == "documents"
 
 
 def _limited(receive, limit: int):
