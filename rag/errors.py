@@ -5,7 +5,7 @@ and how to fix it) without a traceback; anything else is a bug and keeps its tra
 from __future__ import annotations
 
 from ingest.loaders.base import LoadError
-from vectorstore.store import StoreError
+from vectorstore.errors import StoreError
 
 
 class RagError(Exception):

@@ -36,7 +36,7 @@ def make_client(settings: Settings):
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
     from vectorstore.retrying import RetryingClient
-    from vectorstore.store import ChromaUnavailableError
+    from vectorstore.errors import ChromaUnavailableError
 
     host, port, ssl = server_address(settings.chroma_url)
     down = (
@@ -75,7 +75,8 @@ def chunking_params(settings: Settings) -> dict:
 def make_store(settings: Settings, client, embedder, *, create: bool = False):
     """The store of ``settings.collection``; one that does not exist is an error (naming the
     command that creates it), except the default collection, or with ``create``."""
-    from vectorstore.store import KEYWORD_SYNC_SECONDS, ChunkStore, UnknownCollection
+    from vectorstore.errors import UnknownCollection
+    from vectorstore.store import KEYWORD_SYNC_SECONDS, ChunkStore
 
     name = settings.collection
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from .store import ChromaUnavailableError
+from .errors import ChromaUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .embeddings import EmbedderIdentity
+from .errors import UnknownCollection, check_compatible
 from .keyword import KeywordIndex
 from .records import Chunk, Health, Hit, StoredDocument, contextual_text
 
@@ -40,22 +41,6 @@ _SYNC_BATCH = 100  # documents whose chunks are read from Chroma in one query wh
 
 KEYWORD_SYNC_SECONDS = 5.0
 """Against a server: how old the keyword index's last check against Chroma may be at a query."""
-
-
-class StoreError(RuntimeError):
-    """An expected failure of the store; its message says what is wrong and how to fix it."""
-
-
-class StoreMismatchError(StoreError):
-    """The store was built with another embedder or other chunking settings."""
-
-
-class ChromaUnavailableError(StoreError):
-    """The Chroma server does not answer; the message names it and how to start it."""
-
-
-class UnknownCollection(StoreError):
-    """No collection of this name is stored (``ChunkStore(create=False)``); its name is the message."""
 
 
 _OPTIONAL = ("title", "date", "page", "section")
@@ -123,7 +108,7 @@ class ChunkStore:
             _chroma_name(collection), metadata=expected, configuration={"hnsw": {"space": "cosine"}},
             embedding_function=None,
         )
-        _check_compatible(collection.metadata or {}, expected, identity)
+        check_compatible(collection.metadata or {}, expected, identity)
         self.collection = collection
         self._keyword = KeywordIndex(keyword_path)
         self._collection_id = str(collection.id)
@@ -403,24 +388,3 @@ class _Open:
 
 def _chroma_name(collection: str) -> str:
     return COLLECTION if collection == DEFAULT else f"{COLLECTION}-{collection}"
-
-
-def _check_compatible(found: dict, expected: dict, identity: EmbedderIdentity) -> None:
-    built_with = EmbedderIdentity.from_metadata(found)
-    if built_with is not None and built_with != identity:
-        raise StoreMismatchError(
-            f"This data dir was indexed with the embedding model '{built_with.name}' "
-            f"(weights {built_with.weights_sha256[:12]}, {built_with.dimension} dimensions), but the "
-            f"current setting is '{identity.name}' (weights {identity.weights_sha256[:12]}, "
-            f"{identity.dimension} dimensions); vectors of two models cannot be mixed. Run "
-            f"`rag reindex` to rebuild the index with the current model, or set "
-            f"embedding_model='{built_with.name}' to keep using the old one."
-        )
-    chunk_keys = {k for k in expected if k.startswith("chunking_")}
-    changed = {k[9:]: (found.get(k), expected[k]) for k in chunk_keys if found.get(k) != expected[k]}
-    if built_with is not None and changed:
-        detail = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(changed.items()))
-        raise StoreMismatchError(
-            f"This data dir was chunked with other settings ({detail}). Run `rag reindex` to "
-            "re-chunk and re-embed every document, or restore the old settings."
-        )

