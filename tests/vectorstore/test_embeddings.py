@@ -53,6 +53,7 @@ def test_onnx_and_torch_agree_on_the_default_model(onnx_e5, torch_e5, texts):
     assert (onnx_e5.query_prompt, onnx_e5.document_prompt) == ("query: ", "passage: ")
 
 
+@pytest.mark.slow  # model verification: 16 texts in batches and alone
 def test_text_order_and_batching_do_not_change_vectors(onnx_e5, texts):
     some = texts[:16]  # two batches of different widths together, then each text alone
     together = onnx_e5.encode(some)
@@ -60,6 +61,7 @@ def test_text_order_and_batching_do_not_change_vectors(onnx_e5, texts):
     assert np.allclose(together, alone, atol=1e-5)
 
 
+@pytest.mark.slow  # a new process loading the model
 def test_a_loaded_export_needs_no_torch(onnx_e5):
     onnx_e5.encode(["prêt"])  # the export exists
     code = (
@@ -85,6 +87,7 @@ def test_another_model_exports_and_matches_torch(tmp_path, texts):
     ]
 
 
+@pytest.mark.slow  # a second model, on torch
 def test_a_model_the_export_does_not_cover_runs_with_torch(tmp_path, caplog, texts):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Pooling, Transformer
@@ -114,6 +117,7 @@ def test_int8_is_close_to_float32_and_has_its_own_identity(onnx_e5, texts):
         SentenceTransformerEmbedder(quantize=True, backend="torch")
 
 
+@pytest.mark.slow  # exports a second model
 def test_a_failed_export_leaves_nothing_and_the_next_one_works(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     real_write = onnx_encoder._write_export
