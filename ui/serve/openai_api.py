@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -112,18 +112,31 @@ def _card(model: str) -> dict:
 @router.post("/chat/completions", response_model=ChatCompletion, summary="Answer the conversation's last question",
              responses={200: {"content": {"text/event-stream": {"description": "with stream: true"}}}})
 async def chat_completions(body: ChatRequest, request: Request):
-    rag = await run_in_threadpool(the_collection, request.app.state.rag, body.model)
     question, history = _conversation(body.messages)
     options = body.rag.model_dump() if body.rag else {}
     k = options.pop("k", None)
-    turn = Turn(rag, str(request.base_url), question, body.model)
+    root, base_url = request.app.state.rag, str(request.base_url)
+
+    def turn() -> tuple[RAG, Turn]:
+        rag = the_collection(root, body.model)
+        return rag, Turn(rag, base_url, question, body.model)
+
     if not body.stream:
-        answer = await run_in_threadpool(rag.ask, question, history, options or None, k)
-        return turn.completion(answer)
-    pieces = rag.stream(question, history=history, filters=options or None, k=k)
-    first = await run_in_threadpool(next, pieces)  # a bad filter is still an HTTP error here
+        def complete() -> dict:
+            rag, t = turn()
+            return t.completion(rag.ask(question, history, options or None, k))
+
+        # one trip to a worker thread; the dict is built to the schema (response_model documents it)
+        return JSONResponse(await run_in_threadpool(complete))
+
+    def start():
+        rag, t = turn()
+        pieces = rag.stream(question, history=history, filters=options or None, k=k)
+        return t, pieces, next(pieces)  # a bad filter or model is still an HTTP error here
+
+    t, pieces, first = await run_in_threadpool(start)
     usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(turn.events(first, pieces, usage), media_type="text/event-stream")
+    return StreamingResponse(t.events(first, pieces, usage), media_type="text/event-stream")
 
 
 def _conversation(messages: list[Message]) -> tuple[str, list[dict]]:
