@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .collections import DEFAULT, CollectionInfo, check_name, home, unknown
 from .errors import UsageError
+from .followups import conversation_turns, standalone_question
 from .indexer import IngestReport, Progress
 from .settings import Settings
 from .types import Answer, Passage
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from vectorstore.store import ChunkStore
 
     from .answerers import Answerer
+    from .conversations import Conversations
     from .doctor import DoctorReport
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class RAG:
         self._answerer = answerer
         self._store = None
         self._siblings: dict[str, RAG] = {}
+        self._conversations = None
         self._siblings_lock = threading.Lock()
 
     # -- parts, built lazily ---------------------------------------------------------------
@@ -82,6 +84,15 @@ class RAG:
     def collection_dir(self) -> Path:
         """The folder of this collection's own files (keyword index, uploads, write marker)."""
         return home(self.settings.data_dir, self.settings.collection)
+
+    @property
+    def conversations(self) -> Conversations:
+        """The data dir's saved conversations (``rag.conversations``), of every collection."""
+        if self._conversations is None:
+            from .conversations import FILE, Conversations
+
+            self._conversations = Conversations(self.settings.data_dir / FILE)
+        return self._conversations
 
     @property
     def answerer(self) -> Answerer:
@@ -270,6 +281,9 @@ class RAG:
         with self._write_lock():
             if name not in ChunkStore.names(self._chroma()):
                 raise unknown(name, self.settings.data_dir)
+            if used := self.conversations.using(name):
+                raise UsageError(f"the collection {name!r} is used by {used} saved conversation(s): "
+                                 "delete them first (`rag conversations`)")
             sibling = self.collection(name)
             with self._siblings_lock:
                 self._siblings.pop(name, None)
@@ -290,6 +304,18 @@ class RAG:
             fusion=s.fusion, fusion_k=s.fusion_k, weights=(s.dense_weight, s.keyword_weight),
             filters=Filters.coerce(filters),
         )
+
+    def converse(self, conversation_id: str, question: str, *, user: str | None = None,
+                 filters=None, k: int | None = None) -> Answer:
+        """Ask ``question`` in saved conversation ``conversation_id`` (``user``'s; default: the
+        local user), in its collection and with its turns as history; the turn is saved."""
+        from .conversations import LOCAL_USER
+
+        user = user or LOCAL_USER
+        conversation = self.conversations.get(user, conversation_id)
+        answer = self.collection(conversation.collection).ask(question, history=conversation.history(), filters=filters, k=k)
+        self.conversations.add_turn(user, conversation_id, question, answer.to_dict())
+        return answer
 
     def ask(self, question: str, history=None, filters=None, k: int | None = None) -> Answer:
         """Answer ``question`` from the documents, citing passages, or abstain."""
@@ -344,39 +370,6 @@ class RAG:
 
 WRITE_MARKER = "write.pending"
 """File in data_dir that exists while a write is in progress, and after one was interrupted."""
-
-_FOLLOW_UP = re.compile(
-    r"^\s*(et|and|mais|but|also|aussi|what about|how about|qu'en est-il|et pour|et avec|and with)\b",
-    re.IGNORECASE,
-)
-
-
-def standalone_question(question: str, history) -> str:
-    """The question to retrieve with: a follow-up ("et avec l'OTAN ?", "and in 2020?") or a very
-    short question is joined to the previous user question; otherwise the question as is."""
-    previous = _last_user_message(history)
-    if not previous:
-        return question
-    short = len(re.findall(r"\w+", question)) <= 4
-    return f"{previous} {question}" if short or _FOLLOW_UP.match(question) else question
-
-
-def conversation_turns(history) -> list[tuple[str, str]]:
-    """(role, text) turns of a history given as role/content dicts (OpenAI, Gradio messages) or
-    as (user, assistant) pairs."""
-    turns = []
-    for turn in history or []:
-        if isinstance(turn, dict) and turn.get("content"):
-            turns.append((str(turn.get("role", "user")), str(turn["content"])))
-        elif isinstance(turn, (list, tuple)):
-            turns += [(role, str(t)) for role, t in zip(("user", "assistant"), turn) if t]
-    return turns
-
-
-def _last_user_message(history) -> str | None:
-    users = [text for role, text in conversation_turns(history) if role == "user"]
-    return users[-1] if users else None
-
 
 def _check_k(k: int | None, default: int) -> int:
     if k is None:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from .cli_output import one_line, print_answer, print_report, progress
+
 EPILOG = """Settings come from RAG_* environment variables or rag.toml (see `rag settings`).
 Examples:
   rag ingest docs/ notes.md          index files and folders (only changes are re-embedded)
@@ -125,8 +127,17 @@ def _register(commands: Commands) -> None:
     question_options(c)
     c.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict)")
 
-    c = commands.add("chat", chat, "multi-turn questions in the terminal (empty line or Ctrl-D quits)")
+    c = commands.add("chat", chat, "multi-turn questions in the terminal (empty line or Ctrl-D quits); "
+                     "the conversation is saved")
     question_options(c)
+    c.add_argument("--resume", metavar="ID", help="go on with saved conversation ID (`rag conversations` lists them)")
+
+    c = commands.add("conversations", conversations, "list the saved conversations, or show, export, "
+                     "rename or delete one")
+    c.add_argument("action", nargs="?", choices=["list", "show", "export", "rename", "delete"], default="list")
+    c.add_argument("id", nargs="?", help="the conversation (its id, from the list)")
+    c.add_argument("title", nargs="?", help="the new title (rename)")
+    c.add_argument("--json", action="store_true", help="list or export as JSON (export's default: Markdown)")
 
     c = commands.add("sources", sources, "list indexed documents with title, date and chunk count")
     c.add_argument("--json", action="store_true")
@@ -181,19 +192,19 @@ def glob_options(c: argparse.ArgumentParser) -> None:
 
 
 def ingest(rag, args) -> int:
-    report = rag.ingest(args.paths, prune=args.prune, progress=_progress("ingest"),
+    report = rag.ingest(args.paths, prune=args.prune, progress=progress("ingest"),
                         include=args.include, exclude=args.exclude)
-    _print_report(report)
+    print_report(report)
     return 1 if args.strict and report.failed else 0
 
 
 def sync(rag, args) -> int:
-    _print_report(rag.sync(progress=_progress("sync"), include=args.include, exclude=args.exclude))
+    print_report(rag.sync(progress=progress("sync"), include=args.include, exclude=args.exclude))
     return 0
 
 
 def reindex(rag, args) -> int:
-    _print_report(rag.reindex(progress=_progress("reindex")))
+    print_report(rag.reindex(progress=progress("reindex")))
     return 0
 
 
@@ -248,7 +259,7 @@ def ask(rag, args) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
-        _print_answer(answer)
+        print_answer(answer)
     return 0
 
 
@@ -258,7 +269,7 @@ def doctor(rag, args) -> int:
     for label, lines in (("problem", report.problems), ("repaired", report.repaired),
                          ("note", report.notes), ("remaining", report.remaining if repair else [])):
         for line in lines:
-            print(f"{label}: {_one_line(line)}")
+            print(f"{label}: {one_line(line)}")
     if not report.problems:
         print("no problems found")
     elif report.ok:
@@ -269,8 +280,14 @@ def doctor(rag, args) -> int:
 def chat(rag, args) -> int:
     from rag.types import Answer
 
+    from .conversations import LOCAL_USER
+
+    saved = rag.conversations.get(LOCAL_USER, args.resume) if args.resume else None
+    asked = rag.collection(saved.collection) if saved else rag
+    for turn in saved.turns if saved else []:
+        print(f"> {turn.question}\n{turn.answer['text']}\n")
     filters = _filters(args)
-    history: list[dict] = []
+    history: list[dict] = saved.history() if saved else []
     print("Ask a question (empty line or Ctrl-D to quit).")
     while True:
         try:
@@ -281,7 +298,7 @@ def chat(rag, args) -> int:
         if not question:
             return 0
         final, streamed = None, []
-        for piece in rag.stream(question, history=history, filters=filters, k=args.k):
+        for piece in asked.stream(question, history=history, filters=filters, k=args.k):
             if isinstance(piece, Answer):
                 final = piece
             else:
@@ -292,9 +309,39 @@ def chat(rag, args) -> int:
             print(f"(searched for: {final.query})")
         if final.text != "".join(streamed):  # a model's text, once its citations are checked
             print(f"\nChecked answer: {final.text}")
-        _print_answer(replace(final, text=""))
+        print_answer(replace(final, text=""))
+        if saved is None:
+            saved = rag.conversations.create(LOCAL_USER, asked.settings.collection)
+            print(f"(saved as conversation {saved.id}: `rag chat --resume {saved.id}` goes on with it)")
+        rag.conversations.add_turn(LOCAL_USER, saved.id, question, final.to_dict())
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": final.text}]
+
+
+def conversations(rag, args) -> int:
+    from .conversations import LOCAL_USER, to_json, to_markdown
+    from .errors import UsageError
+
+    store = rag.conversations
+    if args.action == "list":
+        listed = store.list(LOCAL_USER)
+        if args.json:
+            print(json.dumps([{k: v for k, v in asdict(c).items() if k != "turns"} for c in listed], indent=2))
+        for c in [] if args.json else listed:
+            print(f"{c.id} | {c.collection} | {c.title}")
+        return 0
+    if not args.id:
+        raise UsageError(f"rag conversations {args.action} needs the conversation's ID")
+    if args.action == "rename":
+        print(f"renamed: {store.rename(LOCAL_USER, args.id, args.title or '').title}")
+    elif args.action == "delete":
+        store.delete(LOCAL_USER, args.id)
+        print(f"deleted conversation {args.id}")
+    elif args.action == "show" or not args.json:
+        print(to_markdown(store.get(LOCAL_USER, args.id)), end="")
+    else:
+        print(json.dumps(to_json(store.get(LOCAL_USER, args.id)), ensure_ascii=False, indent=2))
+    return 0
 
 
 def evaluate(args) -> int:
@@ -304,9 +351,9 @@ def evaluate(args) -> int:
 
     base = args.data_dir or Settings().data_dir
     with RAG(data_dir=base / "eval" / args.dir.resolve().name) as rag:
-        report = rag.ingest([args.dir / "docs"], prune=True, progress=_progress("index"))
+        report = rag.ingest([args.dir / "docs"], prune=True, progress=progress("index"))
         if report.failed:
-            _print_report(report)
+            print_report(report)
         questions = load_questions(args.dir, limit=args.limit)
         result = evaluate(questions, rag.retrieve, rag.answerer.answer)
     if args.json:
@@ -338,59 +385,8 @@ def settings(args) -> int:
     return 0
 
 
-# -- output ---------------------------------------------------------------------------------------
-def _progress(label: str):
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int, what: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=label, unit="file", file=sys.stderr, leave=False,
-                       disable=None)
-        bar.n = done
-        bar.set_postfix_str(Path(what).name[-40:], refresh=False)
-        bar.refresh()
-        if done == total:
-            bar.close()
-
-    return update
-
-
-def _print_report(report) -> None:
-    print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged "
-          f"{len(report.unchanged)}, removed {len(report.removed)}, failed {len(report.failed)} "
-          f"({report.chunks} chunks written)")
-    for path, reason in report.failed:
-        print(f"  failed: {_one_line(path)}: {_one_line(' '.join(reason.split()))}", file=sys.stderr)
-
-
-def _one_line(text: str) -> str:
-    """``text`` printable on one line: control characters (a newline in a file name) and the
-    undecodable bytes of a file name are escaped."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
 def _filters(args):
     from rag import Filters
 
     return Filters(sources=[str(p.expanduser().resolve()) for p in map(Path, args.source)],
                    date_from=args.date_from, date_to=args.date_to)
-
-
-def _print_answer(answer) -> None:
-    if answer.text:
-        print(answer.text)
-    if answer.unsupported:
-        print("\n⚠ Not supported by the documents (no source holds these sentences):")
-        for sentence in answer.unsupported:
-            print(f"  - {sentence}")
-    if answer.citations:
-        print("\nSources:")
-    for c in answer.citations:
-        where = f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
-        where += f" § {c.section}" if c.section else ""
-        print(f"[{c.number}] {c.title or Path(c.source).name}" + (f" ({c.date})" if c.date else ""))
-        print(f"    {where}")
-        print(f"    « {c.quote} »")

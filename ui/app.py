@@ -18,6 +18,8 @@ from rag.errors import EXPECTED, FilterError
 from rag.types import Answer
 
 from .auth import resolve_auth
+from .conversations import choices as saved_choices
+from .conversations import restored, user_of
 from .render import (EMPTY_HTML, chat_text, document_choices, document_rows, report_markdown,
                      sources_html)
 from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, ingest_uploads, remove_document
@@ -93,25 +95,27 @@ def build_app(rag: RAG) -> gr.Blocks:
                 gr.Dropdown(choices=choices, value=kept))
 
     # -- chat ---------------------------------------------------------------------------------
-    def respond(question, history, answers, filter_sources, date_from, date_to, collection):
+    def respond(question, history, answers, filter_sources, date_from, date_to, collection,
+                conversation, request: gr.Request):
         question = (question or "").strip()
         history = plain_history(history)
         answers = dict(answers or {})
         if not question:
             gr.Warning("Type a question first.")
-            yield history, answers, gr.skip(), gr.skip()
+            yield history, answers, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         try:
             filters = parse_filters(filter_sources, date_from, date_to)
         except FilterError as exc:
             gr.Warning(str(exc))
-            yield history, answers, gr.skip(), gr.skip()
+            yield history, answers, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         past = list(history)
         history = past + [{"role": "user", "content": question},
                           {"role": "assistant", "content": ""}]
         slot = len(history) - 1
-        yield history, answers, '<div class="sources-empty">Searching the documents…</div>', ""
+        yield (history, answers, '<div class="sources-empty">Searching the documents…</div>', "",
+               gr.skip(), gr.skip())
         text, final = "", None
         try:
             for piece in chosen(collection).stream(question, history=past, filters=filters):
@@ -120,19 +124,24 @@ def build_app(rag: RAG) -> gr.Blocks:
                     continue
                 text += piece
                 history[slot] = {"role": "assistant", "content": text}
-                yield history, answers, gr.skip(), gr.skip()
+                yield history, answers, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except Exception as exc:  # a message, not a traceback
             log.exception("answering %r failed", question)
             gr.Warning(f"Could not answer: {_message(exc)}")
             history[slot] = {"role": "assistant", "content": f"⚠️ Could not answer: {_message(exc)}"}
             yield (history, answers, f'<div class="abstained">⚠️ Could not answer: {_esc(_message(exc))}</div>',
-                   gr.skip())
+                   gr.skip(), gr.skip(), gr.skip())
             return
         if final is None:
             final = Answer(text=text, query=question)
         history[slot] = {"role": "assistant", "content": chat_text(final)}
         answers[slot] = {"question": question, "answer": final.to_dict()}
-        yield history, answers, sources_html(answers[slot]["answer"], question), gr.skip()
+        user = user_of(request)
+        if conversation is None:  # its first answer: the conversation is saved from now on
+            conversation = rag.conversations.create(user, collection or rag.settings.collection).id
+        rag.conversations.add_turn(user, conversation, question, answers[slot]["answer"])
+        yield (history, answers, sources_html(answers[slot]["answer"], question), gr.skip(), conversation,
+               gr.Dropdown(choices=saved_choices(rag, user), value=conversation))
 
     def on_select(answers, evt: gr.SelectData):
         i = _selected_index(evt.index)
@@ -185,15 +194,57 @@ def build_app(rag: RAG) -> gr.Blocks:
             log.exception("listing the documents failed")
             raise gr.Error(f"Could not list the documents: {_message(exc)}", print_exception=False) from None
 
-    def on_load(filter_value, collection):
-        """The collections as they are now (another process may have made one), then the list."""
-        names = rag.collection_names()
-        kept = collection if collection in names else rag.settings.collection
-        return (gr.Dropdown(choices=names, value=kept), *on_refresh(filter_value, kept))
-
     def on_collection(collection):
         """Another collection: a new conversation, over its documents."""
-        return ([], {}, EMPTY_HTML, *on_refresh([], collection))
+        return ([], {}, EMPTY_HTML, None, gr.Dropdown(value=None), *on_refresh([], collection))
+
+    # -- saved conversations ------------------------------------------------------------------
+    def on_pick(conversation, request: gr.Request):
+        """A saved conversation brought back: its turns, their sources, its collection."""
+        if not conversation:
+            return (gr.skip(),) * 8
+        try:
+            history, answers, panel, collection = restored(rag, user_of(request), conversation)
+        except Exception as exc:
+            raise gr.Error(f"Could not open the conversation: {_message(exc)}", print_exception=False) from None
+        return (history, answers, panel, conversation, gr.Dropdown(value=collection),
+                *on_refresh([], collection))
+
+    def on_rename(conversation, title, request: gr.Request):
+        if not conversation:
+            gr.Warning("Pick a saved conversation first.")
+            return gr.skip()
+        try:
+            rag.conversations.rename(user_of(request), conversation, title or "")
+        except Exception as exc:
+            raise gr.Error(f"Could not rename: {_message(exc)}", print_exception=False) from None
+        return gr.Dropdown(choices=saved_choices(rag, user_of(request)), value=conversation)
+
+    def on_delete(conversation, request: gr.Request):
+        if not conversation:
+            gr.Warning("Pick a saved conversation first.")
+            return (gr.skip(),) * 5
+        try:
+            rag.conversations.delete(user_of(request), conversation)
+        except Exception as exc:
+            raise gr.Error(f"Could not delete: {_message(exc)}", print_exception=False) from None
+        return [], {}, EMPTY_HTML, None, gr.Dropdown(choices=saved_choices(rag, user_of(request)), value=None)
+
+    def on_load(filter_value, collection, request: gr.Request):
+        """The collections as they are now (another process may have made one), the user's
+        conversations, the latest brought back (a reload loses nothing), then the documents."""
+        names = rag.collection_names()
+        user = user_of(request)
+        listed = saved_choices(rag, user)
+        if listed:
+            history, answers, panel, kept = restored(rag, user, listed[0][1])
+            chat = (history, answers, panel, listed[0][1])
+        else:
+            kept = collection if collection in names else rag.settings.collection
+            chat = ([], {}, EMPTY_HTML, None)
+        return (gr.Dropdown(choices=names, value=kept), *chat,
+                gr.Dropdown(choices=listed, value=listed[0][1] if listed else None),
+                *on_refresh(filter_value, kept))
 
     # -- API ----------------------------------------------------------------------------------
     def api_ask(question: str, filters: dict | None = None) -> dict:
@@ -229,6 +280,7 @@ def build_app(rag: RAG) -> gr.Blocks:
     with gr.Blocks(title="rag-cite", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(INTRO)
         answers = gr.State({})
+        conversation = gr.State(None)  # the saved conversation's id, once it has an answer
         collection = gr.Dropdown(label="Collection", choices=[rag.settings.collection],
                                  value=rag.settings.collection, elem_id="collection",
                                  info="The set of documents to ask and to add to")
@@ -251,7 +303,14 @@ def build_app(rag: RAG) -> gr.Blocks:
                                                  elem_id="date-to")
                     gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question],
                                 label="Example questions")
-                    clear = gr.Button("New conversation", variant="secondary", size="sm")
+                    clear = gr.Button("New conversation", variant="secondary", size="sm", elem_id="new-conversation")
+                    with gr.Accordion("Saved conversations", open=False):
+                        saved = gr.Dropdown(label="Go back to", choices=[], elem_id="conversations")
+                        with gr.Row():
+                            title = gr.Textbox(label="Title", elem_id="conversation-title", scale=3)
+                            rename = gr.Button("Rename", size="sm", elem_id="rename-conversation", scale=1)
+                            delete = gr.Button("Delete", variant="stop", size="sm",
+                                               elem_id="delete-conversation", scale=1)
                 with gr.Column(scale=2, min_width=300):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(EMPTY_HTML, elem_id="sources-panel")
@@ -271,13 +330,18 @@ def build_app(rag: RAG) -> gr.Blocks:
                 remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
                 refresh = gr.Button("Refresh list", scale=1)
 
-        chat_outputs = [chatbot, answers, sources, question]
-        chat_inputs = [question, chatbot, answers, filter_sources, date_from, date_to, collection]
+        chat_outputs = [chatbot, answers, sources, question, conversation, saved]
+        chat_inputs = [question, chatbot, answers, filter_sources, date_from, date_to, collection, conversation]
         question.submit(respond, chat_inputs, chat_outputs, api_visibility="private",
                         show_progress="hidden")
         chatbot.select(on_select, [answers], [sources], api_visibility="private")
-        clear.click(lambda: ([], {}, EMPTY_HTML), None, [chatbot, answers, sources],
-                    api_visibility="private")
+        clear.click(lambda: ([], {}, EMPTY_HTML, None, gr.Dropdown(value=None)), None,
+                    [chatbot, answers, sources, conversation, saved], api_visibility="private")
+        saved.input(on_pick, [saved], [chatbot, answers, sources, conversation, collection, table,
+                                       to_remove, filter_sources], api_visibility="private")
+        rename.click(on_rename, [conversation, title], [saved], api_visibility="private")
+        delete.click(on_delete, [conversation], [chatbot, answers, sources, conversation, saved],
+                     api_visibility="private")
         chatbot.clear(lambda: ({}, EMPTY_HTML), None, [answers, sources], api_visibility="private")
         doc_outputs = [table, to_remove, filter_sources]
         add.click(on_upload, [files, filter_sources, collection], [status, *doc_outputs, files],
@@ -285,9 +349,10 @@ def build_app(rag: RAG) -> gr.Blocks:
         remove.click(on_remove, [to_remove, filter_sources, collection], [status, *doc_outputs],
                      api_visibility="private")
         refresh.click(on_refresh, [filter_sources, collection], doc_outputs, api_visibility="private")
-        collection.input(on_collection, [collection], [chatbot, answers, sources, *doc_outputs],
-                         api_visibility="private")
-        app.load(on_load, [filter_sources, collection], [collection, *doc_outputs],
+        collection.input(on_collection, [collection],
+                         [chatbot, answers, sources, conversation, saved, *doc_outputs], api_visibility="private")
+        app.load(on_load, [filter_sources, collection],
+                 [collection, chatbot, answers, sources, conversation, saved, *doc_outputs],
                  api_visibility="private")
 
         # Named endpoints for gradio_client (hidden components carry their data).

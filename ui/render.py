@@ -121,12 +121,14 @@ def unsupported_html(answer: dict) -> str:
             f"</strong> no source holds these sentences of the answer.<ul>{items}</ul></div>")
 
 
-def chat_text(answer: Answer) -> str:
-    """The answer as the chat shows it: unsupported sentences are marked where they stand."""
-    text = answer.text
-    for sentence in answer.unsupported:
+def chat_text(answer: Answer | dict) -> str:
+    """The answer (or its ``to_dict()``, as saved) as the chat shows it: unsupported sentences are
+    marked where they stand."""
+    text, unsupported = ((answer["text"], answer["unsupported"]) if isinstance(answer, dict)
+                         else (answer.text, answer.unsupported))
+    for sentence in unsupported:
         text = text.replace(sentence, f"{sentence} ⚠️", 1)
-    if answer.unsupported:
+    if unsupported:
         text += "\n\n⚠️ *Not supported by the documents.*"
     return text
 

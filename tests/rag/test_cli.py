@@ -182,12 +182,12 @@ def test_mismatched_model_is_a_clear_error(cli, article, capsys, monkeypatch):
 
 
 def test_ask_flags_sentences_no_source_supports(capsys, tmp_path):
-    from rag.cli import _print_answer
+    from rag.cli_output import print_answer
     from rag.types import Answer, Citation
 
     cite = Citation(number=1, source=str(tmp_path / "d.md"), title="T", date="2024-01", page=3,
                     start=0, end=12, quote="Paris is big", score=1.0)
-    _print_answer(Answer("Paris is big [1]. The moon is cheese.", [cite],
+    print_answer(Answer("Paris is big [1]. The moon is cheese.", [cite],
                          unsupported=("The moon is cheese.",)))
     out = capsys.readouterr().out
     assert "Not supported by the documents" in out and "  - The moon is cheese." in out
@@ -284,3 +284,34 @@ def test_collections_from_the_command_line(cli, tmp_path, capsys):
     assert cli("collections", "delete", "harbours") == 0
     assert "deleted collection 'harbours' (3 documents" in capsys.readouterr().out
     assert cli("collections") == 0 and capsys.readouterr().out == "default | 0 documents | 0 chunks\n"
+
+
+def test_chat_is_saved_and_resumed(cli, article, capsys, monkeypatch):
+    assert cli("ingest", str(article)) == 0
+    lines = iter([ARTICLE_QUESTION, ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert cli("chat") == 0
+    out = capsys.readouterr().out
+    conversation_id = out.split("(saved as conversation ")[1].split(":")[0]
+    assert f"rag chat --resume {conversation_id}" in out
+
+    lines = iter(["Et avec l'OTAN ?", ""])
+    assert cli("chat", "--resume", conversation_id) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"> {ARTICLE_QUESTION}\n")  # the saved turn, shown again
+    assert f"(searched for: {ARTICLE_QUESTION} Et avec l'OTAN ?)" in out  # and used as history
+
+    assert cli("conversations") == 0
+    assert capsys.readouterr().out == f"{conversation_id} | default | {ARTICLE_QUESTION}\n"
+    assert cli("conversations", "export", conversation_id) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.count("\n## ") == 2 and "[1] " in markdown and "\n> " in markdown
+    assert cli("conversations", "export", conversation_id, "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["turns"]) == 2
+    assert cli("conversations", "rename", conversation_id, "Pourparlers") == 0
+    assert capsys.readouterr().out == "renamed: Pourparlers\n"
+    assert cli("conversations", "delete", conversation_id) == 0
+    capsys.readouterr()
+    for argv in (["chat", "--resume", conversation_id], ["conversations", "show", conversation_id]):
+        assert cli(*argv) == 2
+        assert f"no conversation '{conversation_id}'" in capsys.readouterr().err

@@ -172,7 +172,7 @@ def test_a_data_dir_of_the_release_before_collections_opens_as_the_default(tmp_p
         assert (after["embeddings"] == stored["embeddings"]).all()
     assert _dump(data / "keyword.sqlite3") == keyword
     files = sorted(p.name for p in data.iterdir() if not p.name.endswith(("-wal", "-shm")))
-    assert files == ["chroma", "collections", "keyword.sqlite3", "write.lock"]
+    assert files == ["chroma", "collections", "conversations.sqlite3", "keyword.sqlite3", "write.lock"]
 
 
 @pytest.mark.slow

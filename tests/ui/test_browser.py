@@ -40,12 +40,19 @@ def context(browser):
 
 @pytest.fixture
 def page(context, ui):
+    """The chat, on a new conversation (a page load brings back the latest saved one)."""
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(ui.url)
     page.wait_for_selector("#question textarea")
+    new_conversation(page)
     yield page
     page.close()
+
+
+def new_conversation(page) -> None:
+    page.locator("#new-conversation").click()
+    page.wait_for_function(f"() => document.querySelectorAll('{BOT}').length === 0")
 
 
 def ask(page, question: str, n_answers: int) -> None:
@@ -175,6 +182,7 @@ def test_switching_collection_answers_from_that_collection(context, ui):
         page.set_default_timeout(60_000)
         page.goto(ui.url)
         page.wait_for_selector("#question textarea")
+        new_conversation(page)
         page.locator("#collection input").click()
         page.get_by_role("option", name="harbours").click()
         ask(page, pier, 1)
@@ -193,5 +201,34 @@ def test_switching_collection_answers_from_that_collection(context, ui):
         ask(page, pier, 1)
         assert page.locator("#sources-panel .abstained").count() == 1  # the default has no harbours
         page.close()
+        assert "harbours" in {c.collection for c in ui.rag.conversations.list("local")}  # saved there
     finally:
+        for c in ui.rag.conversations.list("local"):
+            if c.collection == "harbours":
+                ui.rag.conversations.delete("local", c.id)
         ui.rag.delete_collection("harbours")
+
+
+def test_a_reload_brings_the_conversation_back_with_its_sources(page, ui):
+    ask(page, ARTICLE_QUESTION, 1)
+    ask(page, "Et avec l'OTAN ?", 2)
+    answers = [page.locator(BOT).nth(i).inner_text() for i in range(2)]
+    shown = check_marks(page)
+
+    page.reload()
+    page.wait_for_function(f"() => document.querySelectorAll('{BOT}').length === 2")
+    assert [page.locator(BOT).nth(i).inner_text() for i in range(2)] == answers
+    page.wait_for_selector("#sources-panel .cite mark")
+    assert check_marks(page) == shown  # the last answer's sources, as they were given
+    page.locator(BOT).nth(0).click()  # and the first answer's
+    page.wait_for_function("() => document.querySelector('#sources-panel .sources-question')"
+                           f"?.innerText.includes({ARTICLE_QUESTION!r})")
+    assert check_marks(page) >= 1
+
+    new_conversation(page)
+    page.get_by_text("Saved conversations").click()
+    page.locator("#conversations input").click()
+    page.get_by_role("option", name=f"{ARTICLE_QUESTION} · default").first.click()
+    page.wait_for_function(f"() => document.querySelectorAll('{BOT}').length === 2")
+    assert page.locator(BOT).nth(1).inner_text() == answers[1]
+    assert ARTICLE_QUESTION in [c.title for c in ui.rag.conversations.list("local")]

@@ -176,7 +176,7 @@ def test_rest_ask_retrieve_documents_and_spans(served):
 def test_every_protected_route_wants_the_key(served):
     spec = httpx.get(f"{served.url}/openapi.json").json()
     routes = [(method, path.replace("{document_id}", "abc").replace("{model}", "rag-cite")
-               .replace("{collection}", "default"))
+               .replace("{collection}", "default").replace("{conversation_id}", "abc"))
               for path, item in spec["paths"].items() for method in item]
     routes += [("post", "/mcp"), ("get", "/mcp/")]
     assert len(routes) >= 13

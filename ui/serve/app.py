@@ -15,7 +15,7 @@ from starlette.routing import Match, Mount
 
 from rag import RAG
 
-from . import errors, openai_api, rest
+from . import conversations_api, errors, openai_api, rest
 from .security import PROTECTED, Guard, check_exposure, is_loopback, read_key
 
 DESCRIPTION = """Answers from your documents that cite the exact passages they come from.
@@ -44,6 +44,7 @@ def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, host: str 
     errors.install(app)
     for router in rest.routers:
         app.include_router(router)
+    app.include_router(conversations_api.router)
     app.include_router(openai_api.router)
     app.add_route("/mcp", mcp_app)
     app.add_middleware(Guard, key=api_key, loopback=is_loopback(host))

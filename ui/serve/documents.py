@@ -71,7 +71,12 @@ def span_path(source: str, start: int, end: int, collection: str = DEFAULT) -> s
 def linked_answer(answer: Answer, base_url: str, collection: str = DEFAULT) -> dict:
     """``answer.to_dict()`` with, on each citation, its document's id and the URL of its span
     (in ``collection``)."""
-    data = answer.to_dict()
+    return linked(answer.to_dict(), base_url, collection)
+
+
+def linked(data: dict, base_url: str, collection: str = DEFAULT) -> dict:
+    """An answer's dict (``Answer.to_dict()``, as saved with a conversation) with its links."""
+    data = {**data, "citations": [dict(c) for c in data["citations"]]}
     for c in data["citations"]:
         c["document_id"] = document_id(c["source"])
         c["url"] = base_url.rstrip("/") + span_path(c["source"], c["start"], c["end"], collection)

@@ -50,7 +50,7 @@ class BodyTooLarge(HTTPException):
 ERROR_RESPONSES = {status: {"model": ErrorResponse, "description": why} for status, why in {
     400: "bad request (its message says which field and why)",
     401: "missing or wrong API key",
-    404: "unknown document, collection or model",
+    404: "unknown document, collection, conversation or model",
     413: "request body too large",
     422: "the body does not match the schema",
     500: "internal error (details only in the server's log)",
@@ -93,10 +93,11 @@ def install(app: FastAPI) -> None:
 
     async def expected(request: Request, exc: Exception):
         from rag.collections import UnknownCollectionError
+        from rag.conversations import UnknownConversationError
 
         from .documents import UnknownDocument
 
-        if isinstance(exc, (UnknownDocument, UnknownCollectionError)):
+        if isinstance(exc, (UnknownDocument, UnknownCollectionError, UnknownConversationError)):
             return _reply(404, str(exc), "not_found")
         return _reply(400, str(exc), "bad_request")
 

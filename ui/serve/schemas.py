@@ -162,3 +162,40 @@ class NewCollection(BaseModel):
 
     name: str = Field(pattern=COLLECTION_NAME, description="1 to 64 lowercase letters, digits, '-' and '_', "
                       "beginning and ending with a letter or digit.")
+
+
+class NewConversation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    collection: str | None = Field(None, description="The collection it asks (default: the server's).")
+    title: str = Field("", max_length=200, description="Default: its first question.")
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+
+
+class ConversationSummary(BaseModel):
+    """A saved conversation, without its turns."""
+
+    id: str
+    title: str
+    collection: str
+    created: float = Field(description="Seconds since the epoch.")
+    updated: float = Field(description="When its last turn was saved.")
+
+
+class SavedTurn(BaseModel):
+    question: str
+    answer: LinkedAnswer = Field(description="The answer as it was given, its citations stored as data.")
+    created: float
+
+
+class ConversationDetail(ConversationSummary):
+    turns: list[SavedTurn]
+
+
+class ConversationQuestion(RetrieveRequest):
+    """A question in a saved conversation: its turns are the history."""

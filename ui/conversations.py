@@ -1,0 +1,33 @@
+"""The chat's saved conversations: who is asking, the list to pick from, and a conversation
+brought back as the chat shows it (every answer with its sources, as they were given)."""
+
+from __future__ import annotations
+
+from rag import RAG
+from rag.conversations import LOCAL_USER
+
+from .render import EMPTY_HTML, chat_text, sources_html
+
+
+def user_of(request) -> str:
+    """The logged-in user of a gradio request; without a login, the one local user."""
+    return getattr(request, "username", None) or LOCAL_USER
+
+
+def choices(rag: RAG, user: str) -> list[tuple[str, str]]:
+    """(label, id) of the user's conversations, the latest first."""
+    return [(f"{c.title or '(untitled)'} · {c.collection}", c.id) for c in rag.conversations.list(user)]
+
+
+def restored(rag: RAG, user: str, conversation_id: str) -> tuple[list[dict], dict, str, str]:
+    """The chat messages, the answers by message slot (as ``respond`` keeps them), the sources
+    panel of the last answer, and the collection of a saved conversation."""
+    conversation = rag.conversations.get(user, conversation_id)
+    history, answers = [], {}
+    for turn in conversation.turns:
+        history += [{"role": "user", "content": turn.question},
+                    {"role": "assistant", "content": chat_text(turn.answer)}]
+        answers[len(history) - 1] = {"question": turn.question, "answer": turn.answer}
+    last = answers.get(len(history) - 1)
+    panel = sources_html(last["answer"], last["question"]) if last else EMPTY_HTML
+    return history, answers, panel, conversation.collection

@@ -1,0 +1,84 @@
+"""``/api/conversations``: saved conversations over REST, each route a few lines over
+``rag.conversations``: list, create, read (every answer with its
+citations as they were given), rename, delete, ask in one (the turn is saved) and export as
+Markdown or JSON. Every route acts for the request's user; another user's conversation is 404."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from rag import RAG
+from rag.conversations import LOCAL_USER, Conversation, to_json, to_markdown
+
+from . import schemas
+from .documents import linked, linked_answer
+from .errors import ERROR_RESPONSES
+from .rest import _filters, _question, the_rag
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
+
+
+def the_user(request: Request) -> str:
+    """Whose conversations: the local user (the service has one user until keys name users)."""
+    return LOCAL_USER
+
+
+def _summary(c: Conversation) -> dict:
+    return {"id": c.id, "title": c.title, "collection": c.collection, "created": c.created, "updated": c.updated}
+
+
+@router.get("", response_model=list[schemas.ConversationSummary], summary="Your conversations, the latest first")
+def list_conversations(rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
+    return [_summary(c) for c in rag.conversations.list(user)]
+
+
+@router.post("", response_model=schemas.ConversationSummary, status_code=201, summary="Start a conversation")
+def create_conversation(body: schemas.NewConversation, rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
+    collection = rag.collection(body.collection or rag.settings.collection)
+    collection.store  # an unknown collection: 404, nothing saved
+    return _summary(rag.conversations.create(user, collection.settings.collection, body.title))
+
+
+@router.get("/{conversation_id}", response_model=schemas.ConversationDetail, summary="A conversation, every turn")
+def get_conversation(conversation_id: str, request: Request, rag: RAG = Depends(the_rag),
+                     user: str = Depends(the_user)):
+    c = rag.conversations.get(user, conversation_id)
+    turns = [{"question": t.question, "answer": linked(t.answer, str(request.base_url), c.collection),
+              "created": t.created} for t in c.turns]
+    return {**_summary(c), "turns": turns}
+
+
+@router.patch("/{conversation_id}", response_model=schemas.ConversationSummary, summary="Rename a conversation")
+def rename_conversation(conversation_id: str, body: schemas.Rename, rag: RAG = Depends(the_rag),
+                        user: str = Depends(the_user)):
+    return _summary(rag.conversations.rename(user, conversation_id, body.title))
+
+
+@router.delete("/{conversation_id}", response_model=schemas.ConversationSummary, summary="Delete a conversation")
+def delete_conversation(conversation_id: str, rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
+    c = rag.conversations.get(user, conversation_id)
+    rag.conversations.delete(user, conversation_id)
+    return _summary(c)
+
+
+@router.post("/{conversation_id}/ask", response_model=schemas.LinkedAnswer, summary="Ask in a conversation")
+def ask_in_conversation(conversation_id: str, body: schemas.ConversationQuestion, request: Request,
+                        rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
+    """Answered in the conversation's collection, with its turns as history; the turn is saved."""
+    answer = rag.converse(conversation_id, _question(body.question), user=user,
+                          filters=_filters(body.filters), k=body.k)
+    return linked_answer(answer, str(request.base_url), rag.conversations.get(user, conversation_id).collection)
+
+
+@router.get("/{conversation_id}/export", summary="A conversation as Markdown or JSON",
+            responses={200: {"content": {"text/markdown": {}, "application/json": {}}}})
+def export_conversation(conversation_id: str, format: Literal["markdown", "json"] = Query("markdown"),
+                        rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
+    """Each question, its answer, and its numbered sources with their quotes."""
+    c = rag.conversations.get(user, conversation_id)
+    if format == "json":
+        return to_json(c)
+    return PlainTextResponse(to_markdown(c), media_type="text/markdown; charset=utf-8")
