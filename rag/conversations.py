@@ -108,9 +108,10 @@ class Conversations:
         now = time.time()
         with self._db() as db:
             row = self._row(db, user, conversation_id)
-            n = db.execute("SELECT COUNT(*) FROM turns WHERE conversation = ?", (conversation_id,)).fetchone()[0]
-            db.execute("INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
-                       (conversation_id, n, question, json.dumps(answer, ensure_ascii=False), now))
+            # its number computed in the insert itself: two turns saved at once never take the same
+            db.execute("INSERT INTO turns SELECT ?, COALESCE(MAX(n) + 1, 0), ?, ?, ? FROM turns "
+                       "WHERE conversation = ?",
+                       (conversation_id, question, json.dumps(answer, ensure_ascii=False), now, conversation_id))
             db.execute("UPDATE conversations SET updated = ?, title = ? WHERE id = ?",
                        (now, row[3] or _title(question), conversation_id))
         return Turn(question, answer, now)

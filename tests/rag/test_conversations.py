@@ -110,3 +110,19 @@ def test_kill_9_during_a_write_keeps_every_completed_turn(tmp_path):
     turns = Conversations(path).get("local", conversation_id).turns
     assert len(turns) >= done  # every turn it reported (one more may have committed since)
     assert [t.question for t in turns] == [f"question {n}" for n in range(len(turns))]
+
+
+def test_turns_saved_at_once_from_many_threads_are_all_kept(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.conversations import Conversations
+
+    store = Conversations(tmp_path / "conversations.sqlite3")
+    ana, bob = store.create("ana", "default"), store.create("bob", "default")
+    jobs = [(user, c.id, f"{user} {i}") for i in range(20) for user, c in (("ana", ana), ("bob", bob))]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda job: store.add_turn(*job, {"text": job[2], "citations": []}), jobs))
+    for user, c in (("ana", ana), ("bob", bob)):
+        turns = store.get(user, c.id).turns
+        assert sorted(t.question for t in turns) == sorted(f"{user} {i}" for i in range(20))
+        assert all(t.answer["text"] == t.question for t in turns)  # no cross-talk
