@@ -16,7 +16,7 @@ from rag.conversations import LOCAL_USER, Conversation, to_json, to_markdown
 from . import schemas
 from .documents import linked, linked_answer
 from .errors import ERROR_RESPONSES
-from .rest import _filters, _question, the_rag
+from .rest import clean_question, filters_of, the_rag
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
 
@@ -68,9 +68,10 @@ def delete_conversation(conversation_id: str, rag: RAG = Depends(the_rag), user:
 def ask_in_conversation(conversation_id: str, body: schemas.ConversationQuestion, request: Request,
                         rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
     """Answered in the conversation's collection, with its turns as history; the turn is saved."""
-    answer = rag.converse(conversation_id, _question(body.question), user=user,
-                          filters=_filters(body.filters), k=body.k)
-    return linked_answer(answer, str(request.base_url), rag.conversations.get(user, conversation_id).collection)
+    collection = rag.conversations.get(user, conversation_id).collection
+    answer = rag.converse(conversation_id, clean_question(body.question), user=user,
+                          filters=filters_of(body.filters), k=body.k)
+    return linked_answer(answer, str(request.base_url), collection)
 
 
 @router.get("/{conversation_id}/export", summary="A conversation as Markdown or JSON",

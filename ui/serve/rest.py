@@ -34,13 +34,13 @@ def a_collection(request: Request, collection: str = PathParam(
     return request.app.state.rag.collection(collection)
 
 
-def _question(text: str) -> str:
+def clean_question(text: str) -> str:
     if not text.strip():
         raise ServiceError(400, "question is empty", "empty_question", "question")
     return text.strip()
 
 
-def _filters(filters: schemas.Filters | None) -> dict | None:
+def filters_of(filters: schemas.Filters | None) -> dict | None:
     return filters.model_dump() if filters else None
 
 
@@ -53,13 +53,13 @@ def document_routes(prefix: str, the_rag: Callable[..., RAG], tags: list[str]) -
     def ask(body: schemas.AskRequest, request: Request, rag: RAG = Depends(the_rag)):
         """The answer, its citations (each quote exactly the text of its span, which the citation's
         ``url`` returns), or an abstention when the documents do not hold the answer."""
-        answer = rag.ask(_question(body.question), history=[t.model_dump() for t in body.history],
-                         filters=_filters(body.filters), k=body.k)
+        answer = rag.ask(clean_question(body.question), history=[t.model_dump() for t in body.history],
+                         filters=filters_of(body.filters), k=body.k)
         return linked_answer(answer, str(request.base_url), rag.settings.collection)
 
     @router.post("/retrieve", response_model=list[schemas.Passage], summary="The passages that best match a question")
     def retrieve(body: schemas.RetrieveRequest, rag: RAG = Depends(the_rag)):
-        passages = rag.retrieve(_question(body.question), k=body.k, filters=_filters(body.filters))
+        passages = rag.retrieve(clean_question(body.question), k=body.k, filters=filters_of(body.filters))
         return [passage_dict(p) for p in passages]
 
     @router.get("/documents", response_model=list[schemas.Document], summary="The stored documents")
