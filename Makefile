@@ -73,3 +73,4 @@ bench: install llm
 	$(PY) -m bench.stream_bench
 	$(PY) -m bench.scale_bench --server --server-steps 1000,10000,100000
 	$(PY) -m bench.serve_bench
+	$(PY) -m bench.conversations_bench
