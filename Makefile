@@ -57,7 +57,7 @@ test: install llm
 # verifications and exports, the real-LLM runs, the crash trials, and the costlier twins of fast
 # tests: on a Chroma server, in a new process, on a bigger set); `make test` runs them all.
 # Two workers (pytest-xdist): the tests wait on processes, servers and a browser as much as they
-# compute, so on 2 cores two workers take 83 s where one takes 113 s.
+# compute, so on 2 cores two workers take 85 s where one takes about 115 s.
 test-fast: install
 	$(PY) -m pytest -m "not slow" -n 2
 

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from tests.conftest import NEWS_FR
@@ -19,7 +20,11 @@ SAMPLE_DOCS = REPO / "rag" / "sample_docs"
 GUIDE_QUESTION = "How do I remove a document?"
 OFF_TOPIC_QUESTION = "What is the boiling point of liquid nitrogen on Neptune?"
 
-__all__ = ["ARTICLE_QUESTION", "GUIDE_QUESTION", "OFF_TOPIC_QUESTION", "REPO", "free_port"]
+__all__ = ["ARTICLE_QUESTION", "GUIDE_QUESTION", "HTTP", "OFF_TOPIC_QUESTION", "REPO", "free_port"]
+
+HTTP = httpx.Client(timeout=120)
+"""The tests' HTTP client. An answer can take seconds on a loaded machine (a fresh server embeds
+its passages' sentences at its first answers) and no test times one: not httpx's 5 s default."""
 
 
 def free_port() -> int:
@@ -102,12 +107,10 @@ class Served:
         return {"Authorization": f"Bearer {self.key}"}
 
     def ready(self) -> bool:
-        import httpx
-
         if self.process.poll() is not None:
             raise AssertionError(f"rag serve exited: {self.log.read_text()[-2000:]}")
         try:
-            return httpx.get(f"{self.url}/api/health", headers=self.headers()).status_code == 200
+            return HTTP.get(f"{self.url}/api/health", headers=self.headers()).status_code == 200
         except httpx.TransportError:
             return False
 

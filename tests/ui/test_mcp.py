@@ -215,7 +215,8 @@ def test_rag_serve_answers_mcp_with_its_key_only(served):
     from mcp.client.streamable_http import streamable_http_client
 
     async def run(headers):
-        async with httpx2.AsyncClient(headers=headers) as http:
+        # the first answer of a fresh server embeds its passages' sentences: no 5 s default timeout
+        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(300)) as http:
             async with Client(streamable_http_client(f"{served.url}/mcp", http_client=http)) as client:
                 tools = await client.list_tools()
                 answer = await client.call_tool("ask", {"question": ARTICLE_QUESTION})

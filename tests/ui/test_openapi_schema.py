@@ -41,6 +41,7 @@ from tests.conftest import NEWS_FR, wait_until
 from .conftest import (
     ARTICLE_QUESTION,
     GUIDE_QUESTION,
+    HTTP,
     OFF_TOPIC_QUESTION,
     REPO,
     SAMPLE_DOCS,
@@ -142,7 +143,7 @@ def live(tmp_path_factory, real_embedder):  # noqa: F811
         if server.poll() is not None:
             raise AssertionError(f"`rag serve` exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
-            return httpx.get(f"{url}/api/health", headers=AUTH, timeout=5).status_code == 200
+            return HTTP.get(f"{url}/api/health", headers=AUTH, timeout=5).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -166,19 +167,19 @@ def test_every_operation_answers_as_its_schema_says(case, live):
 
 
 def test_the_live_server_serves_that_document(live):
-    assert httpx.get(f"{live.url}/openapi.json", timeout=10).json() == DOCUMENT
+    assert HTTP.get(f"{live.url}/openapi.json", timeout=10).json() == DOCUMENT
 
 
 def test_api_paths_are_answered_by_the_api_not_the_ui(live):
     """The chat UI is mounted at ``/``, yet a wrong method on an API route is the API's 405 (with
     Allow) and an unknown API path the API's 404, both in OpenAI's error shape."""
-    wrong = httpx.put(f"{live.url}/api/ask", headers=AUTH, timeout=10)
+    wrong = HTTP.put(f"{live.url}/api/ask", headers=AUTH, timeout=10)
     assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
     assert wrong.json()["error"]["code"] == "http_405"
     for path in ("/api/nothing", "/v1/nothing", "/api/predict"):
-        unknown = httpx.post(f"{live.url}{path}", headers=AUTH, json={}, timeout=10)
+        unknown = HTTP.post(f"{live.url}{path}", headers=AUTH, json={}, timeout=10)
         assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error", path
-    assert httpx.get(live.url, timeout=10).status_code == 200  # the UI is still there
+    assert HTTP.get(live.url, timeout=10).status_code == 200  # the UI is still there
 
 
 ROUTES = {
@@ -195,7 +196,7 @@ ROUTES = {
 
 
 def test_the_live_document_lists_every_route(live):
-    paths = httpx.get(f"{live.url}/openapi.json", timeout=10).json()["paths"]
+    paths = HTTP.get(f"{live.url}/openapi.json", timeout=10).json()["paths"]
     for path, methods in ROUTES.items():
         assert path in paths, f"{path} is missing from /openapi.json"
         assert methods <= set(paths[path]), f"{path}: {sorted(methods - set(paths[path]))} missing"

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 
-from .conftest import ARTICLE_QUESTION, GUIDE_QUESTION, OFF_TOPIC_QUESTION
+from .conftest import ARTICLE_QUESTION, GUIDE_QUESTION, HTTP, OFF_TOPIC_QUESTION
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +19,7 @@ def openai_client(served):
 
 
 def _span(served, url: str) -> str:
-    response = httpx.get(url, headers=served.headers())
+    response = HTTP.get(url, headers=served.headers())
     assert response.status_code == 200, response.text
     return response.json()["text"]
 
@@ -120,7 +119,7 @@ def test_langchain_chat_openai_gets_the_cited_answer(served):
     chat = ChatOpenAI(base_url=f"{served.url}/v1", api_key=served.key, model="rag-cite", max_retries=0)
     reply = chat.invoke(ARTICLE_QUESTION)
     streamed = "".join(chunk.content for chunk in chat.stream(ARTICLE_QUESTION))
-    answer = httpx.post(f"{served.url}/api/ask", json={"question": ARTICLE_QUESTION},
+    answer = HTTP.post(f"{served.url}/api/ask", json={"question": ARTICLE_QUESTION},
                         headers=served.headers()).json()
     assert reply.content == streamed == answer["text"]
     # every marker LangChain shows resolves to a citation whose quote is its span's exact text
@@ -141,40 +140,40 @@ def test_models_and_openai_errors(served, openai_client):
         openai_client.models.retrieve("gpt-4o")
     for body in ({"model": "rag-cite", "messages": []}, {"model": "rag-cite"}, {"messages": "x"},
                  {"model": "rag-cite", "messages": [{"role": "assistant", "content": "hi"}]}):
-        response = httpx.post(f"{served.url}/v1/chat/completions", json=body, headers=served.headers())
+        response = HTTP.post(f"{served.url}/v1/chat/completions", json=body, headers=served.headers())
         assert response.status_code in (400, 422), response.text
         error = response.json()["error"]
         assert error["message"] and error["type"] == "invalid_request_error"
         assert "Traceback" not in response.text
-    response = httpx.post(f"{served.url}/v1/chat/completions", content=b"{not json",
+    response = HTTP.post(f"{served.url}/v1/chat/completions", content=b"{not json",
                           headers={**served.headers(), "content-type": "application/json"})
     assert response.status_code == 422 and "error" in response.json()
 
 
 def test_rest_ask_retrieve_documents_and_spans(served):
     headers = served.headers()
-    documents = httpx.get(f"{served.url}/api/documents", headers=headers).json()
+    documents = HTTP.get(f"{served.url}/api/documents", headers=headers).json()
     by_source = {d["source"]: d for d in documents}
     article = next(d for s, d in by_source.items() if "news-fr" in s)
-    assert httpx.get(f"{served.url}/api/documents/{article['id']}", headers=headers).json() == article
-    passages = httpx.post(f"{served.url}/api/retrieve", json={"question": ARTICLE_QUESTION, "k": 2},
+    assert HTTP.get(f"{served.url}/api/documents/{article['id']}", headers=headers).json() == article
+    passages = HTTP.post(f"{served.url}/api/retrieve", json={"question": ARTICLE_QUESTION, "k": 2},
                           headers=headers).json()
     assert len(passages) == 2 and passages[0]["document_id"] == article["id"]
     for p in passages:
         url = f"{served.url}/api/documents/{p['document_id']}/text?start={p['start']}&end={p['end']}"
         assert _span(served, url) == p["text"]
-    answer = httpx.post(f"{served.url}/api/ask", json={"question": ARTICLE_QUESTION}, headers=headers).json()
+    answer = HTTP.post(f"{served.url}/api/ask", json={"question": ARTICLE_QUESTION}, headers=headers).json()
     assert answer["citations"] and all(_span(served, c["url"]) == c["quote"] for c in answer["citations"])
-    health = httpx.get(f"{served.url}/api/health", headers=headers).json()
+    health = HTTP.get(f"{served.url}/api/health", headers=headers).json()
     assert health["status"] == "ok" and health["documents"] == len(documents)
-    missing = httpx.get(f"{served.url}/api/documents/0000000000000000/text", headers=headers)
+    missing = HTTP.get(f"{served.url}/api/documents/0000000000000000/text", headers=headers)
     assert missing.status_code == 404 and "no document with id" in missing.json()["error"]["message"]
-    outside = httpx.get(f"{served.url}/api/documents/{article['id']}/text?start=0&end=10000000", headers=headers)
+    outside = HTTP.get(f"{served.url}/api/documents/{article['id']}/text?start=0&end=10000000", headers=headers)
     assert outside.status_code == 400 and "is not inside document" in outside.json()["error"]["message"]
 
 
 def test_every_protected_route_wants_the_key(served):
-    spec = httpx.get(f"{served.url}/openapi.json").json()
+    spec = HTTP.get(f"{served.url}/openapi.json").json()
     routes = [(method, path.replace("{document_id}", "abc").replace("{model}", "rag-cite")
                .replace("{collection}", "default").replace("{conversation_id}", "abc"))
               for path, item in spec["paths"].items() for method in item]
@@ -182,10 +181,10 @@ def test_every_protected_route_wants_the_key(served):
     assert len(routes) >= 13
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": served.key}):
-            response = httpx.request(method, f"{served.url}{path}", headers=headers)
+            response = HTTP.request(method, f"{served.url}{path}", headers=headers)
             assert response.status_code == 401, (method, path, headers)
             assert response.json()["error"]["code"] == "invalid_api_key"
-    assert httpx.get(f"{served.url}/").status_code == 200  # the chat UI (it has its own login)
+    assert HTTP.get(f"{served.url}/").status_code == 200  # the chat UI (it has its own login)
 
 
 def test_uploads_with_hostile_names_stay_in_the_uploads_folder(served, tmp_path):
@@ -194,7 +193,7 @@ def test_uploads_with_hostile_names_stay_in_the_uploads_folder(served, tmp_path)
     body = "date 2024-05-02 Hostile names\n\nA note about the lighthouse keepers of Ouessant.\n"
     files = [("files", (name, body.encode(), "text/plain")) for name in names]
     before = {p for p in served.data_dir.parent.rglob("*")}
-    response = httpx.post(f"{served.url}/api/documents", files=files, headers=served.headers())
+    response = HTTP.post(f"{served.url}/api/documents", files=files, headers=served.headers())
     assert response.status_code == 200, response.text
     report = response.json()
     written = {p for p in served.data_dir.parent.rglob("*")} - before
@@ -205,22 +204,22 @@ def test_uploads_with_hostile_names_stay_in_the_uploads_folder(served, tmp_path)
     assert sorted(report["added"]) == sorted(str(p) for p in saved if p.suffix == ".txt")
     assert [f["name"] for f in report["failed"]] == ["upload"]
     for path in report["added"]:
-        doc = next(d for d in httpx.get(f"{served.url}/api/documents", headers=served.headers()).json()
+        doc = next(d for d in HTTP.get(f"{served.url}/api/documents", headers=served.headers()).json()
                    if d["source"] == path)
-        removed = httpx.delete(f"{served.url}/api/documents/{doc['id']}", headers=served.headers())
+        removed = HTTP.delete(f"{served.url}/api/documents/{doc['id']}", headers=served.headers())
         assert removed.json() == {"removed": [path]}
     assert not any(p.suffix == ".txt" for p in uploads.iterdir())
 
 
 def test_bodies_over_the_limit_are_refused(served):
     big = {"question": "x" * (2 * 2**20)}
-    response = httpx.post(f"{served.url}/api/ask", json=big, headers=served.headers())
+    response = HTTP.post(f"{served.url}/api/ask", json=big, headers=served.headers())
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
 
     def chunked():
         for _ in range(3):
             yield b" " * 2**20
 
-    response = httpx.post(f"{served.url}/api/ask", content=chunked(),
+    response = HTTP.post(f"{served.url}/api/ask", content=chunked(),
                           headers={**served.headers(), "content-type": "application/json"})
     assert response.status_code == 413

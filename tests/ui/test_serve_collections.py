@@ -8,11 +8,10 @@ import shutil
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 
 from tests.conftest import EVAL, NEWS_FR
-from tests.ui.conftest import ARTICLE_QUESTION, running
+from tests.ui.conftest import ARTICLE_QUESTION, HTTP, running
 
 PIER = "Who built the stone pier of Port Ellery?"
 
@@ -41,39 +40,39 @@ def _names(citations) -> set[str]:
 
 def test_rest_routes_of_a_collection_answer_from_it(service):
     url, _ = service
-    listed = httpx.get(f"{url}/api/collections").json()
+    listed = HTTP.get(f"{url}/api/collections").json()
     assert [(c["name"], c["documents"]) for c in listed] == [("default", 1), ("harbours", 3)]
-    answer = httpx.post(f"{url}/api/collections/harbours/ask", json={"question": PIER}).json()
+    answer = HTTP.post(f"{url}/api/collections/harbours/ask", json={"question": PIER}).json()
     assert _names(answer["citations"]) == {"Port_Ellery.txt"}
     for c in answer["citations"]:
         assert c["url"].startswith(f"{url}/api/collections/harbours/documents/{c['document_id']}/text?")
-        assert httpx.get(c["url"]).json()["text"] == c["quote"]
-    default = httpx.post(f"{url}/api/ask", json={"question": PIER}).json()
+        assert HTTP.get(c["url"]).json()["text"] == c["quote"]
+    default = HTTP.post(f"{url}/api/ask", json={"question": PIER}).json()
     assert "Port_Ellery.txt" not in _names(default["citations"])
-    article = httpx.post(f"{url}/api/collections/default/ask", json={"question": ARTICLE_QUESTION}).json()
+    article = HTTP.post(f"{url}/api/collections/default/ask", json={"question": ARTICLE_QUESTION}).json()
     assert _names(article["citations"]) == {"2021-12-pourparlers-otan.txt"}
-    docs = httpx.get(f"{url}/api/collections/harbours/documents").json()
+    docs = HTTP.get(f"{url}/api/collections/harbours/documents").json()
     assert sorted(Path(d["source"]).name for d in docs) == ["Greywater_Lighthouse.txt", "Port_Ellery.txt", "Saltmarsh_Canal.txt"]
-    passages = httpx.post(f"{url}/api/collections/harbours/retrieve", json={"question": PIER, "k": 1}).json()
+    passages = HTTP.post(f"{url}/api/collections/harbours/retrieve", json={"question": PIER, "k": 1}).json()
     assert passages[0]["document_id"] in {d["id"] for d in docs}
 
 
 def test_collections_are_created_filled_and_deleted_over_rest(service, tmp_path):
     url, rag = service
-    created = httpx.post(f"{url}/api/collections", json={"name": "notes"})
+    created = HTTP.post(f"{url}/api/collections", json={"name": "notes"})
     assert created.status_code == 201 and created.json() == {"name": "notes", "documents": 0, "chunks": 0}
     note = b"date 2024-03-02 Tide tables\n\nThe tide tables of Port Ellery are posted on the harbour office door.\n"
-    upload = httpx.post(f"{url}/api/collections/notes/documents", files=[("files", ("tides.txt", note, "text/plain"))])
+    upload = HTTP.post(f"{url}/api/collections/notes/documents", files=[("files", ("tides.txt", note, "text/plain"))])
     assert upload.status_code == 200 and len(upload.json()["added"]) == 1, upload.text
     saved = rag.settings.data_dir / "collections" / "notes" / "uploads" / "tides.txt"
     assert saved.read_bytes() == note
-    assert [Path(d["source"]).name for d in httpx.get(f"{url}/api/collections/notes/documents").json()] == ["tides.txt"]
-    assert "tides.txt" not in {Path(d["source"]).name for d in httpx.get(f"{url}/api/documents").json()}
+    assert [Path(d["source"]).name for d in HTTP.get(f"{url}/api/collections/notes/documents").json()] == ["tides.txt"]
+    assert "tides.txt" not in {Path(d["source"]).name for d in HTTP.get(f"{url}/api/documents").json()}
 
-    deleted = httpx.delete(f"{url}/api/collections/notes")
+    deleted = HTTP.delete(f"{url}/api/collections/notes")
     assert deleted.status_code == 200 and [Path(s).name for s in deleted.json()["removed"]] == ["tides.txt"]
     assert not saved.parent.parent.exists()
-    assert [c["name"] for c in httpx.get(f"{url}/api/collections").json()] == ["default", "harbours"]
+    assert [c["name"] for c in HTTP.get(f"{url}/api/collections").json()] == ["default", "harbours"]
 
 
 @pytest.mark.parametrize("method, path, body, status, message", [
@@ -87,7 +86,7 @@ def test_collections_are_created_filled_and_deleted_over_rest(service, tmp_path)
 ])
 def test_bad_collection_requests_are_clear_errors(service, method, path, body, status, message):
     url, rag = service
-    response = httpx.request(method, f"{url}{path}", json=body)
+    response = HTTP.request(method, f"{url}{path}", json=body)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]["message"]
     assert [c.name for c in rag.collections()] == ["default", "harbours"]
@@ -109,7 +108,7 @@ def test_the_openai_model_names_the_collection(service):
     for note in message.annotations:
         marker = message.content[note.url_citation.start_index:note.url_citation.end_index]
         cited = next(c for c in rag["citations"] if f"[{c['number']}]" == marker)
-        assert httpx.get(note.url_citation.url).json()["text"] == cited["quote"]
+        assert HTTP.get(note.url_citation.url).json()["text"] == cited["quote"]
     default = client.chat.completions.create(model="rag-cite", messages=[{"role": "user", "content": PIER}])
     assert "Port_Ellery.txt" not in _names(default.choices[0].message.model_extra["rag"]["citations"])
     with pytest.raises(openai.NotFoundError) as err:

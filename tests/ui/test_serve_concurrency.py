@@ -8,10 +8,10 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from tests.conftest import EVAL, wait_until
+from tests.ui.conftest import HTTP
 
 
 def _questions() -> list[dict]:
@@ -41,7 +41,7 @@ def test_32_questions_at_once_during_an_ingest(served):
 
     towns = [("files", (f.name, f.read_bytes(), "text/plain"))
              for f in sorted((EVAL / "villes-fr" / "docs").glob("*.txt"))]
-    added = httpx.post(f"{served.url}/api/documents", files=towns, headers=served.headers(), timeout=600)
+    added = HTTP.post(f"{served.url}/api/documents", files=towns, headers=served.headers(), timeout=600)
     assert len(added.json()["added"]) == len(towns)
     # the questions whose answer, asked alone, cites the town's own article
     questions = [q for q in _questions() if q["source"] in _cited(ask(q["question"]))]
@@ -49,7 +49,7 @@ def test_32_questions_at_once_during_an_ingest(served):
     asked = [questions[i % len(questions)] for i in range(32)]
 
     upload: dict = {}
-    ingest = threading.Thread(target=lambda: upload.update(response=httpx.post(
+    ingest = threading.Thread(target=lambda: upload.update(response=HTTP.post(
         f"{served.url}/api/documents", files=_files(150), headers=served.headers(), timeout=600)))
     ingest.start()
     wait_until(lambda: (served.data_dir / "write.pending").exists() or not ingest.is_alive(),
@@ -73,6 +73,6 @@ def test_32_questions_at_once_during_an_ingest(served):
     assert any(during), "no answer arrived while the ingest was running"
     report = upload["response"].json()
     assert upload["response"].status_code == 200 and len(report["added"]) == 150 and not report["failed"]
-    for doc in httpx.get(f"{served.url}/api/documents", headers=served.headers()).json():
+    for doc in HTTP.get(f"{served.url}/api/documents", headers=served.headers()).json():
         if "/uploads/" in doc["source"]:
-            assert httpx.delete(f"{served.url}/api/documents/{doc['id']}", headers=served.headers()).status_code == 200
+            assert HTTP.delete(f"{served.url}/api/documents/{doc['id']}", headers=served.headers()).status_code == 200

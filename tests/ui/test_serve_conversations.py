@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-import httpx
 import pytest
 
 from tests.conftest import NEWS_FR
-from tests.ui.conftest import ARTICLE_QUESTION, running
+from tests.ui.conftest import ARTICLE_QUESTION, HTTP, running
 
 
 @pytest.fixture(scope="module")
@@ -26,29 +25,29 @@ def service(tmp_path_factory, real_embedder):
 
 def test_a_conversation_over_rest(service):
     url, rag = service
-    created = httpx.post(f"{url}/api/conversations", json={})
+    created = HTTP.post(f"{url}/api/conversations", json={})
     assert created.status_code == 201, created.text
     conversation = created.json()
     assert conversation["collection"] == "default" and conversation["title"] == ""
     base = f"{url}/api/conversations/{conversation['id']}"
-    first = httpx.post(f"{base}/ask", json={"question": ARTICLE_QUESTION}).json()
-    follow = httpx.post(f"{base}/ask", json={"question": "Et avec l'OTAN ?"}).json()
+    first = HTTP.post(f"{base}/ask", json={"question": ARTICLE_QUESTION}).json()
+    follow = HTTP.post(f"{base}/ask", json={"question": "Et avec l'OTAN ?"}).json()
     assert first["citations"] and follow["query"] == f"{ARTICLE_QUESTION} Et avec l'OTAN ?"
 
-    detail = httpx.get(base).json()
+    detail = HTTP.get(base).json()
     assert detail["title"] == ARTICLE_QUESTION
     assert [t["question"] for t in detail["turns"]] == [ARTICLE_QUESTION, "Et avec l'OTAN ?"]
     assert detail["turns"][0]["answer"] == first  # the saved answer, links included
     for c in first["citations"]:
-        assert httpx.get(c["url"]).json()["text"] == c["quote"]
-    assert [c["id"] for c in httpx.get(f"{url}/api/conversations").json()] == [conversation["id"]]
+        assert HTTP.get(c["url"]).json()["text"] == c["quote"]
+    assert [c["id"] for c in HTTP.get(f"{url}/api/conversations").json()] == [conversation["id"]]
 
-    markdown = httpx.get(f"{base}/export")
+    markdown = HTTP.get(f"{base}/export")
     assert markdown.headers["content-type"].startswith("text/markdown") and f"## {ARTICLE_QUESTION}" in markdown.text
-    assert len(httpx.get(f"{base}/export", params={"format": "json"}).json()["turns"]) == 2
-    assert httpx.patch(base, json={"title": "Pourparlers"}).json()["title"] == "Pourparlers"
-    assert httpx.delete(base).status_code == 200
-    assert httpx.get(base).status_code == 404
+    assert len(HTTP.get(f"{base}/export", params={"format": "json"}).json()["turns"]) == 2
+    assert HTTP.patch(base, json={"title": "Pourparlers"}).json()["title"] == "Pourparlers"
+    assert HTTP.delete(base).status_code == 200
+    assert HTTP.get(base).status_code == 404
 
 
 @pytest.mark.parametrize("method, path, body, status, message", [
@@ -61,7 +60,7 @@ def test_a_conversation_over_rest(service):
 def test_bad_conversation_requests_are_clear_errors(service, method, path, body, status, message):
     url, rag = service
     before = rag.conversations.list("local")
-    response = httpx.request(method, f"{url}{path}", json=body)
+    response = HTTP.request(method, f"{url}{path}", json=body)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]["message"]
     assert rag.conversations.list("local") == before  # nothing saved

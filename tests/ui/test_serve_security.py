@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from .conftest import GUIDE_QUESTION, REPO, SAMPLE_DOCS, running
+from .conftest import GUIDE_QUESTION, HTTP, REPO, SAMPLE_DOCS, running
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def rag(tmp_path_factory, real_embedder):
 
 
 def _ask(url: str, headers: dict | None = None) -> httpx.Response:
-    return httpx.post(f"{url}/v1/chat/completions", headers=headers or {},
+    return HTTP.post(f"{url}/v1/chat/completions", headers=headers or {},
                       json={"model": "rag-cite", "messages": [{"role": "user", "content": GUIDE_QUESTION}]})
 
 
@@ -50,20 +50,20 @@ def test_without_a_key_the_api_answers_on_loopback_only(rag):
     with running(create_app(rag, host="192.0.2.10", with_ui=False)) as url:
         response = _ask(url)
         assert response.status_code == 401 and "no API key" in response.json()["error"]["message"]
-        assert httpx.get(f"{url}/api/health").status_code == 401
+        assert HTTP.get(f"{url}/api/health").status_code == 401
 
 
 def test_on_a_public_address_the_chat_needs_a_login(rag):
     from ui.serve.app import create_app
 
     with running(create_app(rag, api_key="k", host="192.0.2.10")) as url:
-        response = httpx.get(f"{url}/")
+        response = HTTP.get(f"{url}/")
         assert response.status_code == 403 and "--auth" in response.json()["error"]["message"]
-        assert httpx.get(f"{url}/gradio_api/info").status_code == 404
+        assert HTTP.get(f"{url}/gradio_api/info").status_code == 404
         assert _ask(url, {"Authorization": "Bearer k"}).status_code == 200
     with running(create_app(rag, api_key="k", host="192.0.2.10", ui_auth=[("ann", "pw")])) as url:
         for path in ("/config", "/gradio_api/info"):
-            assert httpx.get(f"{url}{path}").status_code == 401, path
+            assert HTTP.get(f"{url}{path}").status_code == 401, path
 
 
 def test_cors_is_off_unless_configured(rag):
@@ -102,11 +102,11 @@ def test_the_chat_ui_is_served_at_the_root(served):
     gradio_client would hold a heartbeat stream open that delays the server's shutdown)."""
     import json
 
-    page = httpx.get(f"{served.url}/")
+    page = HTTP.get(f"{served.url}/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    call = httpx.post(f"{served.url}/gradio_api/call/ask", json={"data": [GUIDE_QUESTION, None]})
+    call = HTTP.post(f"{served.url}/gradio_api/call/ask", json={"data": [GUIDE_QUESTION, None]})
     assert call.status_code == 200, call.text
-    result = httpx.get(f"{served.url}/gradio_api/call/ask/{call.json()['event_id']}", timeout=120)
+    result = HTTP.get(f"{served.url}/gradio_api/call/ask/{call.json()['event_id']}", timeout=120)
     events = result.text.split("event: ")
     complete = next(e for e in events if e.startswith("complete"))
     answer = json.loads(complete.split("data: ", 1)[1])[0]
