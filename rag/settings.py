@@ -144,8 +144,10 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None,
         description="The key clients of `rag serve` send as `Authorization: Bearer KEY` on /api, "
-        "/v1 and /mcp ('@FILE': the first line of FILE). Unset, those routes answer only on a "
-        "loopback address; `rag serve` on any other address needs a key or a UI login.",
+        "/v1 and /mcp; '@FILE': the keys of FILE, one a line, each 'user:key' (the user whose "
+        "saved conversations it reaches) or a key alone (the local user's). Unset, those routes "
+        "answer only on a loopback address; `rag serve` on any other address needs a key or a UI "
+        "login.",
     )
     cors_origins: list[str] = Field(
         [],

@@ -35,7 +35,8 @@ def register(commands) -> None:
     c.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     c.add_argument("--api-key", metavar="KEY|@FILE",
                    help="key clients send as 'Authorization: Bearer KEY' on /api, /v1 and /mcp "
-                        "(default: RAG_API_KEY if set; @FILE: the file's first line)")
+                        "(default: RAG_API_KEY if set); @FILE: a key a line, 'user:key' to name "
+                        "the user whose conversations it reaches")
     c.add_argument("--auth", metavar="USER:PASSWORD|@FILE",
                    help="require a login for the chat UI (default: RAG_UI_AUTH if set)")
 

@@ -64,3 +64,45 @@ def test_bad_conversation_requests_are_clear_errors(service, method, path, body,
     assert response.status_code == status, response.text
     assert message in response.json()["error"]["message"]
     assert rag.conversations.list("local") == before  # nothing saved
+
+
+def test_a_key_file_names_the_user_of_each_key(tmp_path):
+    from rag.errors import UsageError
+    from ui.serve.security import read_keys
+
+    keys = tmp_path / "keys"
+    keys.write_text("# team keys\nana:key-of-ana\n\n bob : key-of-bob \nkey-alone\n", encoding="utf-8")
+    assert read_keys(f"@{keys}") == {"key-of-ana": "ana", "key-of-bob": "bob", "key-alone": "local"}
+    assert read_keys("just-a-key") == {"just-a-key": "local"} and read_keys("  ") is None
+    keys.write_text("ana:same\nbob:same\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"keys, line 2: a key is given twice"):
+        read_keys(f"@{keys}")
+    keys.write_text("ana:\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="line 1: a key is empty"):
+        read_keys(f"@{keys}")
+
+
+def test_each_key_reaches_only_its_users_conversations(service):
+    from ui.serve.app import create_app
+
+    _, rag = service
+    keys = {"key-of-ana": "ana", "key-of-bob": "bob"}
+    ana, bob = ({"Authorization": f"Bearer {k}"} for k in keys)
+    with running(create_app(rag, api_key=keys, with_ui=False)) as url:
+        mine = HTTP.post(f"{url}/api/conversations", json={"title": "Ana's"}, headers=ana).json()
+        base = f"{url}/api/conversations/{mine['id']}"
+        assert HTTP.post(f"{base}/ask", json={"question": ARTICLE_QUESTION}, headers=ana).status_code == 200
+        assert [c["id"] for c in HTTP.get(f"{url}/api/conversations", headers=ana).json()] == [mine["id"]]
+
+        assert HTTP.get(f"{url}/api/conversations", headers=bob).json() == []
+        for method, path, body in (("get", "", None), ("patch", "", {"title": "Bob's now"}), ("delete", "", None),
+                                   ("get", "/export", None), ("get", "/export?format=json", None),
+                                   ("post", "/ask", {"question": "Et avec l'OTAN ?"})):
+            response = HTTP.request(method, f"{base}{path}", json=body, headers=bob)
+            assert response.status_code == 404, (method, path, response.text)
+            assert ARTICLE_QUESTION not in response.text and "Ana's" not in response.text
+        for headers in ({}, {"Authorization": "Bearer key-of-carol"}):
+            assert HTTP.get(f"{url}/api/conversations", headers=headers).status_code == 401
+
+        kept = rag.conversations.get("ana", mine["id"])
+        assert kept.title == "Ana's" and [t.question for t in kept.turns] == [ARTICLE_QUESTION]

@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from starlette.routing import Match, Mount
 
 from rag import RAG
+from rag.conversations import LOCAL_USER
 
 from . import conversations_api, errors, openai_api, rest
-from .security import PROTECTED, Guard, check_exposure, is_loopback, read_key
+from .security import PROTECTED, Guard, check_exposure, is_loopback, read_keys
 
 DESCRIPTION = """Answers from your documents that cite the exact passages they come from.
 
@@ -25,11 +26,11 @@ which equals the citation's quote. Send `Authorization: Bearer KEY` when the ser
 `/v1` is OpenAI-compatible (model `rag-cite`); `/mcp` serves MCP over streamable HTTP."""
 
 
-def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, host: str = "127.0.0.1",
+def create_app(rag: RAG, *, api_key: str | dict[str, str] | None = None, ui_auth=None, host: str = "127.0.0.1",
                cors_origins: list[str] | None = None, with_ui: bool = True) -> FastAPI:
-    """The app over ``rag``, to be served on ``host``. ``api_key`` guards /api, /v1 and /mcp
-    (without one they answer only on a loopback ``host``); ``ui_auth``: the chat's login,
-    (user, password) pairs or None."""
+    """The app over ``rag``, to be served on ``host``. ``api_key`` guards /api, /v1 and /mcp: a
+    key (the local user's) or ``{key: user}`` (without one they answer only on a loopback
+    ``host``); ``ui_auth``: the chat's login, (user, password) pairs or None."""
     from .mcp import build_mcp, http_app
 
     mcp_app = http_app(build_mcp(rag), host=host)
@@ -47,7 +48,8 @@ def create_app(rag: RAG, *, api_key: str | None = None, ui_auth=None, host: str 
     app.include_router(conversations_api.router)
     app.include_router(openai_api.router)
     app.add_route("/mcp", mcp_app)
-    app.add_middleware(Guard, key=api_key, loopback=is_loopback(host))
+    keys = {api_key: LOCAL_USER} if isinstance(api_key, str) else api_key
+    app.add_middleware(Guard, keys=keys, loopback=is_loopback(host))
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -101,18 +103,18 @@ class _UIMount(Mount):
 
 def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str | None = None,
           auth=None) -> None:
-    """Serve the app with uvicorn until interrupted. ``api_key``: a key or ``@FILE`` (default:
-    the ``api_key`` setting); ``auth``: the UI login as ``rag ui`` takes it (default:
+    """Serve the app with uvicorn until interrupted. ``api_key``: a key or ``@FILE`` (lines
+    ``user:key``, or a key alone; default: the ``api_key`` setting); ``auth``: the UI login as ``rag ui`` takes it (default:
     ``RAG_UI_AUTH``). Refuses a non-loopback ``host`` with neither."""
     import uvicorn
 
     from ui.auth import resolve_auth
 
     setting = rag.settings.api_key.get_secret_value() if rag.settings.api_key else None
-    key = read_key(api_key) or read_key(setting)
+    keys = read_keys(api_key) or read_keys(setting)
     credentials = resolve_auth(auth)
-    check_exposure(host, key, bool(credentials))
+    check_exposure(host, keys, bool(credentials))
     rag.store  # loads the model and opens the index now: a broken setup fails before serving
-    app = create_app(rag, api_key=key, ui_auth=credentials, host=host,
+    app = create_app(rag, api_key=keys, ui_auth=credentials, host=host,
                      cors_origins=rag.settings.cors_origins)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

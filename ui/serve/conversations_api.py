@@ -22,8 +22,9 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"], response
 
 
 def the_user(request: Request) -> str:
-    """Whose conversations: the local user (the service has one user until keys name users)."""
-    return LOCAL_USER
+    """Whose conversations: the user the request's API key names (``ui.serve.security``); the
+    local user without keys."""
+    return getattr(request.state, "user", LOCAL_USER)
 
 
 def _summary(c: Conversation) -> dict:

@@ -1,7 +1,8 @@
 """Who may call the service, and how much they may send.
 
 - An API key, sent as ``Authorization: Bearer KEY``, guards ``/api``, ``/v1`` and ``/mcp``; it is
-  compared in constant time. Without a key those routes answer only when the server is bound to
+  compared in constant time. Each key names its user (``user:key`` lines in a key file; a key
+  alone is the local user's), whose conversations the request reaches (``request.state.user``). Without a key those routes answer only when the server is bound to
   a loopback address (on any other they answer 401), and ``rag serve`` refuses to bind a public
   address with neither a key nor a UI login.
 - Request bodies are limited: uploads to ``MAX_UPLOAD_BODY`` bytes, everything else to
@@ -25,23 +26,34 @@ UPLOAD_PATH = "/api/documents"
 """Where files are uploaded to the default collection; ``/api/collections/NAME/documents`` to NAME."""
 
 
-def read_key(spec: str | None) -> str | None:
-    """The API key of ``spec``: the key itself, or ``@FILE`` for the first line of FILE (so
-    the key stays out of the process list and shell history); None when empty."""
+def read_keys(spec: str | None) -> dict[str, str] | None:
+    """The API keys of ``spec`` and the user each names: a key itself (the local user's), or
+    ``@FILE`` (so keys stay out of the process list and shell history), whose lines are
+    ``user:key`` or a key alone; empty lines and ``#`` comments are skipped. None when empty."""
+    from rag.conversations import LOCAL_USER
+
     if spec is None or not spec.strip():
         return None
     spec = spec.strip()
     if not spec.startswith("@"):
-        return spec
+        return {spec: LOCAL_USER}
     path = Path(spec[1:]).expanduser()
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise UsageError(f"cannot read the API key file {path}: {exc.strerror or exc}") from None
-    key = lines[0].strip() if lines else ""
-    if not key:
+    keys: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        user, _, key = line.strip().rpartition(":")
+        user, key = user.strip() or LOCAL_USER, key.strip()
+        if not key or key in keys:
+            raise UsageError(f"{path}, line {number}: " + ("a key is empty" if not key else "a key is given twice"))
+        keys[key] = user
+    if not keys:
         raise UsageError(f"the API key file {path} is empty")
-    return key
+    return keys
 
 
 def is_loopback(host: str) -> bool:
@@ -54,29 +66,33 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_exposure(host: str, key: str | None, ui_login: bool) -> None:
+def check_exposure(host: str, keys: dict[str, str] | None, ui_login: bool) -> None:
     """Refuse to serve a non-loopback address that neither a key nor a login guards."""
-    if not is_loopback(host) and not key and not ui_login:
+    if not is_loopback(host) and not keys and not ui_login:
         raise UsageError(f"refusing to serve {host} with neither an API key nor a UI login: anyone "
                          "on the network could read and change the documents; pass --api-key "
                          "KEY|@FILE and/or --auth USER:PASSWORD|@FILE, or bind 127.0.0.1")
 
 
 class Guard:
-    """ASGI middleware: the key check on the protected prefixes, and the body size limits."""
+    """ASGI middleware: the key check on the protected prefixes (a request with a key carries its
+    user in ``scope["state"]["user"]``), and the body size limits."""
 
-    def __init__(self, app, *, key: str | None, loopback: bool):
+    def __init__(self, app, *, keys: dict[str, str] | None, loopback: bool):
         self.app = app
-        self.key = key.encode("utf-8") if key else None
+        self.keys = {k.encode("utf-8"): user for k, user in keys.items()} if keys else None
         self.loopback = loopback
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        if path.startswith(PROTECTED) and (refusal := self.refusal(scope)):
-            return await _reply(send, 401, refusal, "invalid_api_key",
-                                {"www-authenticate": "Bearer"})
+        if path.startswith(PROTECTED):
+            user, refusal = self.identify(scope)
+            if refusal:
+                return await _reply(send, 401, refusal, "invalid_api_key", {"www-authenticate": "Bearer"})
+            if user:
+                scope.setdefault("state", {})["user"] = user
         limit = MAX_UPLOAD_BODY if _is_upload(path) else MAX_JSON_BODY
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
@@ -84,15 +100,20 @@ class Guard:
                                 "request_too_large")
         await self.app(scope, _limited(receive, limit), send)
 
-    def refusal(self, scope) -> str | None:
-        """Why this request may not reach a protected route, or None when it may."""
-        if self.key is None:
-            return None if self.loopback else ("this server has no API key: its API answers "
-                                               "only on a loopback address (start it with --api-key)")
+    def identify(self, scope) -> tuple[str | None, str | None]:
+        """(the user of the request's key, why it may not reach a protected route): a user and
+        no refusal, no user (no keys, on loopback) and no refusal, or a refusal."""
+        if self.keys is None:
+            return None, None if self.loopback else ("this server has no API key: its API answers "
+                                                     "only on a loopback address (start it with --api-key)")
         scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.key):
-            return "missing or wrong API key: send the header 'Authorization: Bearer KEY'"
-        return None
+        sent, user = token.strip().encode(), None
+        for key, owner in self.keys.items():  # every key compared, in constant time each
+            if hmac.compare_digest(sent, key):
+                user = owner
+        if scheme.lower() != "bearer" or user is None:
+            return None, "missing or wrong API key: send the header 'Authorization: Bearer KEY'"
+        return user, None
 
 
 def _is_upload(path: str) -> bool:
