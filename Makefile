@@ -57,9 +57,10 @@ test: install llm
 # verifications and exports, the real-LLM runs, the crash trials, and the costlier twins of fast
 # tests: on a Chroma server, in a new process, on a bigger set); `make test` runs them all.
 # Two workers (pytest-xdist): the tests wait on processes, servers and a browser as much as they
-# compute, so on 2 cores two workers take 85 s where one takes about 115 s.
+# compute. The tests of one served instance or one UI session (marked xdist_group) share a worker,
+# which starts it once.
 test-fast: install
-	$(PY) -m pytest -m "not slow" -n 2
+	$(PY) -m pytest -m "not slow" -n 2 --dist loadgroup
 
 bench: install llm
 	$(PY) -m pip install --quiet -e '.[bench]'

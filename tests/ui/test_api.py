@@ -9,6 +9,8 @@ from gradio_client import handle_file
 
 from .conftest import ARTICLE_QUESTION, GUIDE_QUESTION, OFF_TOPIC_QUESTION, source_text
 
+pytestmark = pytest.mark.xdist_group("ui")  # one worker runs every test of the session's UI (make test-fast)
+
 
 def _check_citations(answer: dict) -> None:
     assert answer["citations"], answer

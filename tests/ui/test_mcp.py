@@ -91,9 +91,9 @@ def over_http(data_dir, real_embedder, mode: str) -> SimpleNamespace:
         return anyio.run(run)
 
 
-@pytest.fixture(scope="module", params=[
-    pytest.param("stdio-auto", marks=pytest.mark.slow),  # a second `rag mcp` process; HTTP covers auto
-    "stdio-legacy", "http-auto", "http-legacy"])
+@pytest.fixture(scope="module", params=[  # over stdio a `rag mcp` process each, loading the model:
+    pytest.param("stdio-auto", marks=pytest.mark.slow),  # slow; the same calls over HTTP are fast
+    pytest.param("stdio-legacy", marks=pytest.mark.slow), "http-auto", "http-legacy"])
 def conversation(request, data_dir, real_embedder, tmp_path_factory):
     """``auto``: the client probes for the 2026 protocol (which this SDK speaks); ``legacy``: the
     initialize handshake of the 2025 protocols, which most hosts speak today."""
@@ -208,6 +208,7 @@ def test_help_says_how_to_configure_a_host(capsys):
     assert '"mcpServers"' in out and '"--data-dir", "/path/to/rag_data", "mcp"' in out
 
 
+@pytest.mark.xdist_group("served")  # on the worker that started it
 def test_rag_serve_answers_mcp_with_its_key_only(served):
     """/mcp of a real `rag serve`: the Bearer key opens it, as for /api and /v1."""
     from mcp import Client

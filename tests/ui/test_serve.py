@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import ARTICLE_QUESTION, GUIDE_QUESTION, HTTP, OFF_TOPIC_QUESTION
 
+pytestmark = pytest.mark.xdist_group("served")  # one worker runs every test of the served instance (make test-fast)
+
 
 @pytest.fixture(scope="module")
 def openai_client(served):

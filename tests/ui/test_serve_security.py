@@ -97,6 +97,7 @@ def test_the_sources_list_is_appended_when_the_setting_asks(rag):
     listing.close()
 
 
+@pytest.mark.xdist_group("served")  # on the worker that started it
 def test_the_chat_ui_is_served_at_the_root(served):
     """The page, and its `ask` endpoint through gradio's HTTP API (as `curl` would call it; the
     gradio_client would hold a heartbeat stream open that delays the server's shutdown)."""
