@@ -256,12 +256,10 @@ class RAG:
 
     def create_collection(self, name: str) -> CollectionInfo:
         """A new, empty collection; an existing name is an error."""
-        from vectorstore.store import ChunkStore
-
         from .factory import make_store
 
         with self._write_lock():
-            if check_name(name) == DEFAULT or name in ChunkStore.names(self._chroma()):
+            if check_name(name) in self.collection_names():
                 raise UsageError(f"a collection named {name!r} already exists")
             sibling = self.collection(name)
             sibling._store = make_store(sibling.settings, sibling._chroma(), self.embedder, create=True)
@@ -272,14 +270,12 @@ class RAG:
         documents' own files stay); returns the sources it held. The default one stays."""
         import shutil
 
-        from vectorstore.store import ChunkStore
-
         from .factory import reset_store
 
         if check_name(name) == DEFAULT:
             raise UsageError("the default collection cannot be deleted (`rag remove` removes its documents)")
         with self._write_lock():
-            if name not in ChunkStore.names(self._chroma()):
+            if name not in self.collection_names():
                 raise unknown(name, self.settings.data_dir)
             if used := self.conversations.using(name):
                 raise UsageError(f"the collection {name!r} is used by {used} saved conversation(s): "

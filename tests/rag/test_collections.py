@@ -35,6 +35,16 @@ def _cited(answer) -> set[str]:
     return {Path(c.source).name for c in answer.citations}
 
 
+def _two_collections(make_rag, docs):
+    """The harbour articles in the default collection, the village articles in 'villes'."""
+    rag = make_rag()
+    rag.ingest([docs / "harbours"])
+    rag.create_collection("villes")
+    villes = rag.collection("villes")
+    villes.ingest([docs / "villes"])
+    return rag, villes
+
+
 def test_each_collection_answers_from_its_own_documents(make_rag, docs):
     rag = make_rag()
     rag.ingest([docs / "harbours"])
@@ -81,10 +91,7 @@ def test_a_name_that_cannot_be_a_collection_is_refused(make_rag, name):
 
 
 def test_bad_requests_are_clear_and_lose_nothing(make_rag, docs):
-    rag = make_rag()
-    rag.ingest([docs / "harbours"])
-    rag.create_collection("villes")
-    rag.collection("villes").ingest([docs / "villes"])
+    rag, _ = _two_collections(make_rag, docs)
     before = [(c.name, c.documents, c.chunks) for c in rag.collections()]
 
     with pytest.raises(UsageError, match="a collection named 'villes' already exists"):
@@ -103,11 +110,7 @@ def test_bad_requests_are_clear_and_lose_nothing(make_rag, docs):
 
 
 def test_deleting_a_collection_removes_it_and_nothing_else(make_rag, docs):
-    rag = make_rag()
-    rag.ingest([docs / "harbours"])
-    rag.create_collection("villes")
-    villes = rag.collection("villes")
-    villes.ingest([docs / "villes"])
+    rag, _ = _two_collections(make_rag, docs)
     default_docs = rag.sources()
 
     removed = rag.delete_collection("villes")
@@ -124,11 +127,7 @@ def test_deleting_a_collection_removes_it_and_nothing_else(make_rag, docs):
 
 
 def test_reindex_and_doctor_work_on_their_collection_only(make_rag, docs):
-    rag = make_rag()
-    rag.ingest([docs / "harbours"])
-    rag.create_collection("villes")
-    villes = rag.collection("villes")
-    villes.ingest([docs / "villes"])
+    rag, villes = _two_collections(make_rag, docs)
     default_ids = set(rag.store.collection.get(include=[])["ids"])
 
     report = villes.reindex()
