@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vectorstore.records import StoredDocument
     from vectorstore.store import ChunkStore
 
+    from .access import Access
     from .answerers import Answerer
     from .conversations import Conversations
     from .doctor import DoctorReport
@@ -54,6 +55,7 @@ class RAG:
         self._store = None
         self._siblings: dict[str, RAG] = {}
         self._conversations = None
+        self._access = None
         self._siblings_lock = threading.Lock()
 
     # -- parts, built lazily ---------------------------------------------------------------
@@ -93,6 +95,15 @@ class RAG:
 
             self._conversations = Conversations(self.settings.data_dir / FILE)
         return self._conversations
+
+    @property
+    def access(self) -> Access:
+        """Who may use which collection through the interfaces that serve requests (``rag.access``)."""
+        if self._access is None:
+            from .access import FILE, Access
+
+            self._access = Access(self.settings.access_file or self.settings.data_dir / FILE)
+        return self._access
 
     @property
     def answerer(self) -> Answerer:
@@ -228,9 +239,12 @@ class RAG:
             return examine(self.store, self._indexer(), repair=True)
 
     # -- collections -----------------------------------------------------------------------
-    def collection(self, name: str) -> RAG:
+    def collection(self, name: str, user: str | None = None) -> RAG:
         """The data dir's collection ``name`` (this object for its own), sharing this one's
-        embedder, client and answerer; an unknown name fails at its first use."""
+        embedder, client and answerer; an unknown name fails at its first use. With ``user``,
+        a collection the access file does not open to them is a ``NotGrantedError``."""
+        if user is not None:
+            self.access.check(user, check_name(name))
         if check_name(name) == self.settings.collection:
             return self
         with self._siblings_lock:
@@ -240,16 +254,18 @@ class RAG:
                                            answerer=self.answerer, **settings)
             return self._siblings[name]
 
-    def collection_names(self) -> list[str]:
-        """The names of the data dir's collections, the default one first."""
+    def collection_names(self, user: str | None = None) -> list[str]:
+        """The names of the data dir's collections, the default one first; with ``user``, only
+        those the access file opens to them."""
         from vectorstore.store import ChunkStore
 
-        return [DEFAULT] + [n for n in ChunkStore.names(self._chroma()) if n != DEFAULT]
+        names = [DEFAULT] + [n for n in ChunkStore.names(self._chroma()) if n != DEFAULT]
+        return names if user is None else self.access.visible(user, names)
 
-    def collections(self) -> list[CollectionInfo]:
-        """Every collection of the data dir (the default one first) with its counts."""
+    def collections(self, user: str | None = None) -> list[CollectionInfo]:
+        """The data dir's collections (``user``'s, as ``collection_names``) with their counts."""
         listed = []
-        for name in self.collection_names():
+        for name in self.collection_names(user):
             docs = self.collection(name).sources()
             listed.append(CollectionInfo(name, len(docs), sum(d.chunks for d in docs)))
         return listed
@@ -303,14 +319,14 @@ class RAG:
 
     def converse(self, conversation_id: str, question: str, *, user: str | None = None,
                  filters=None, k: int | None = None) -> Answer:
-        """Ask ``question`` in saved conversation ``conversation_id`` (``user``'s; default: the
-        local user), in its collection and with its turns as history; the turn is saved."""
+        """Ask ``question`` in saved conversation ``conversation_id`` (``user``'s, in a collection
+        open to them; default: the local user, as the owner), in its collection and with its
+        turns as history; the turn is saved."""
         from .conversations import LOCAL_USER
 
-        user = user or LOCAL_USER
-        conversation = self.conversations.get(user, conversation_id)
-        answer = self.collection(conversation.collection).ask(question, history=conversation.history(), filters=filters, k=k)
-        self.conversations.add_turn(user, conversation_id, question, answer.to_dict())
+        conversation = self.conversations.get(user or LOCAL_USER, conversation_id)
+        answer = self.collection(conversation.collection, user).ask(question, history=conversation.history(), filters=filters, k=k)
+        self.conversations.add_turn(user or LOCAL_USER, conversation_id, question, answer.to_dict())
         return answer
 
     def ask(self, question: str, history=None, filters=None, k: int | None = None) -> Answer:

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         "answer only on a loopback address; `rag serve` on any other address needs a key or a UI "
         "login.",
     )
+    access_file: Path | None = Field(
+        None,
+        description="A TOML file that restricts collections to some users or groups of the chat's "
+        "logins and the API keys (docs/collections.md#who-may-use-a-collection); default: "
+        "access.toml in data_dir, when there is one. Without it every collection is open.",
+    )
     cors_origins: list[str] = Field(
         [],
         description="Web origins allowed to call `rag serve` from a browser page, e.g. "

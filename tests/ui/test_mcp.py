@@ -173,6 +173,11 @@ def test_an_unknown_document_is_a_tool_error_naming_it(conversation):
 class BrokenRag:
     """Stands in for a RAG whose search crashes (a bug) and whose answers meet a bad filter."""
 
+    settings = SimpleNamespace(collection="default")
+
+    def collection(self, name, user=None):
+        return self
+
     def retrieve(self, *args, **kwargs):
         raise RuntimeError("secret detail of the crash")
 

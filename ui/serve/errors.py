@@ -50,6 +50,7 @@ class BodyTooLarge(HTTPException):
 ERROR_RESPONSES = {status: {"model": ErrorResponse, "description": why} for status, why in {
     400: "bad request (its message says which field and why)",
     401: "missing or wrong API key",
+    403: "a collection that the access file does not open to the request's user",
     404: "unknown document, collection, conversation or model",
     413: "request body too large",
     422: "the body does not match the schema",
@@ -57,7 +58,7 @@ ERROR_RESPONSES = {status: {"model": ErrorResponse, "description": why} for stat
 }.items()}
 """The error responses every route declares in the OpenAPI document."""
 
-_TYPES = {401: "authentication_error", 404: "not_found_error", 500: "server_error"}
+_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 500: "server_error"}
 
 
 def error_body(message: str, code: str, *, status: int = 400, param: str | None = None) -> dict:
@@ -92,11 +93,14 @@ def install(app: FastAPI) -> None:
         return _reply(exc.status_code, str(exc.detail), code, headers=exc.headers)
 
     async def expected(request: Request, exc: Exception):
+        from rag.access import NotGrantedError
         from rag.collections import UnknownCollectionError
         from rag.conversations import UnknownConversationError
 
         from .documents import UnknownDocument
 
+        if isinstance(exc, NotGrantedError):
+            return _reply(403, str(exc), "collection_not_granted")
         if isinstance(exc, (UnknownDocument, UnknownCollectionError, UnknownConversationError)):
             return _reply(404, str(exc), "not_found")
         return _reply(400, str(exc), "bad_request")

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
@@ -26,6 +26,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from rag import RAG
+from rag.conversations import LOCAL_USER
 from rag.errors import EXPECTED
 
 from .documents import UnknownDocument, document_id, documents, passage_dict, span
@@ -74,47 +75,48 @@ def build_mcp(rag: RAG) -> MCPServer:
     server = MCPServer("rag-cite", title="Cited answers from your documents",
                        instructions=INSTRUCTIONS, log_level="WARNING")
 
-    def search(query: Query, k: K = 5, sources: Sources = None, date_from: DateFrom = None,
+    def search(ctx: Context, query: Query, k: K = 5, sources: Sources = None, date_from: DateFrom = None,
                date_to: DateTo = None, collection: InCollection = None) -> SearchResult:
         """The passages of the documents that best match `query`, best first: each with its
         document (document_id, source, title, date), page, the start and end offsets of its
         text in the document, the exact text and a retrieval score. No answer is written: use
         `ask` for that."""
-        chosen = _collection(rag, collection)
+        chosen = _collection(rag, collection, ctx)
         filters = _filters(chosen, sources, date_from, date_to)
         passages = chosen.retrieve(query, k=k, filters=filters)
         return {"passages": [passage_dict(p) for p in passages]}
 
-    def ask(question: Question, sources: Sources = None, date_from: DateFrom = None,
+    def ask(ctx: Context, question: Question, sources: Sources = None, date_from: DateFrom = None,
             date_to: DateTo = None, collection: InCollection = None) -> Answer:
         """Answer `question` from the documents. The answer's text carries markers [1], [2]…
         that refer to its citations by number; each citation quotes a document exactly (quote
         == the document's text between start and end, which read_document returns). When
         `abstained` is true the documents do not hold the answer: there are no citations, and
         the answer should not be given from elsewhere as if they did."""
-        chosen = _collection(rag, collection)
+        chosen = _collection(rag, collection, ctx)
         answer = chosen.ask(question, filters=_filters(chosen, sources, date_from, date_to)).to_dict()
         for c in answer["citations"]:
             c["document_id"] = document_id(c["source"])
         return answer
 
-    def list_documents(collection: InCollection = None) -> DocumentList:
+    def list_documents(ctx: Context, collection: InCollection = None) -> DocumentList:
         """Every indexed document: its id (for read_document and the sources filter), source
         path, title, date, language and number of passages, sorted by path."""
-        return {"documents": documents(_collection(rag, collection))}
+        return {"documents": documents(_collection(rag, collection, ctx))}
 
-    def list_collections() -> CollectionList:
-        """The collections of documents (each a separate index: search, ask, list_documents and
-        read_document take one by name), with their numbers of documents and passages."""
-        return {"collections": [vars(c) for c in rag.collections()]}
+    def list_collections(ctx: Context) -> CollectionList:
+        """The collections of documents open to you (each a separate index: search, ask,
+        list_documents and read_document take one by name), with their numbers of documents and
+        passages."""
+        return {"collections": [vars(c) for c in rag.collections(_user(ctx))]}
 
-    def read_document(document_id: DocId, start: Start = 0, end: End = None,
+    def read_document(ctx: Context, document_id: DocId, start: Start = 0, end: End = None,
                       collection: InCollection = None) -> Span:
         """The exact text of document `document_id` between offsets `start` and `end` (default:
         the whole document). With a citation's document_id, start and end it returns the
         citation's quote, which is how a quote is checked."""
         try:
-            return span(_collection(rag, collection), document_id, start, end)
+            return span(_collection(rag, collection, ctx), document_id, start, end)
         except UnknownDocument:
             raise ToolError(f"no document with id {document_id!r}: list_documents gives the ids "
                             "of the indexed documents") from None
@@ -147,8 +149,16 @@ def _reported(tool: F) -> F:
     return run
 
 
-def _collection(rag: RAG, name: str | None) -> RAG:
-    return rag if name is None else rag.collection(name)
+def _user(ctx: Context) -> str:
+    """Who calls: over HTTP, the user of the request's API key (``ui.serve.security``); over
+    stdio, or without keys, the local user."""
+    request = ctx.request_context.request
+    return getattr(getattr(request, "state", None), "user", LOCAL_USER)
+
+
+def _collection(rag: RAG, name: str | None, ctx: Context) -> RAG:
+    """Collection ``name`` (default: the server's), if it is open to the caller."""
+    return rag.collection(name or rag.settings.collection, _user(ctx))
 
 
 def _filters(rag: RAG, sources: list[str] | None, date_from: str | None,

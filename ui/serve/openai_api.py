@@ -30,6 +30,7 @@ from rag.types import Answer
 from .documents import linked_answer
 from .errors import ERROR_RESPONSES, ServiceError, error_body, log
 from .openai_schemas import ChatCompletion, ModelCard, ModelList
+from .rest import the_user
 from .schemas import MAX_QUESTION_CHARS, Filters
 
 MODEL_ID = "rag-cite"
@@ -78,30 +79,34 @@ class ChatRequest(BaseModel):
     rag: RagOptions | None = Field(None, description="Extension: filters (sources, date_from, date_to) and k.")
 
 
-def model_ids(rag: RAG) -> list[str]:
-    """One model per collection: ``rag-cite`` for the server's own, the name for the others."""
-    return [MODEL_ID] + [n for n in rag.collection_names() if n != rag.settings.collection]
+def model_ids(rag: RAG, user: str) -> list[str]:
+    """One model per collection open to ``user``: ``rag-cite`` for the server's own, the name
+    for the others."""
+    own, names = rag.settings.collection, rag.collection_names(user)
+    return ([MODEL_ID] if own in names else []) + [n for n in names if n != own]
 
 
-def the_collection(rag: RAG, model: str) -> RAG:
-    """The collection that ``model`` names."""
-    if model in (MODEL_ID, rag.settings.collection):
-        return rag
-    ids = model_ids(rag)
-    if model not in ids:
-        raise ServiceError(404, f"the model {model!r} does not exist; this server has "
-                           f"{', '.join(map(repr, ids))} (one per collection)", "model_not_found", "model")
-    return rag.collection(model)
+def the_collection(rag: RAG, model: str, user: str) -> RAG:
+    """The collection that ``model`` names, if it is open to ``user`` (else the model does not
+    exist for them)."""
+    name = rag.settings.collection if model == MODEL_ID else model
+    if name == rag.settings.collection and rag.access.rules().allows(user, name):
+        return rag  # the common case, without listing the collections
+    if name not in rag.collection_names(user):
+        ids = ", ".join(map(repr, model_ids(rag, user))) or "none open to you"
+        raise ServiceError(404, f"the model {model!r} does not exist; this server has {ids} "
+                           "(one per collection)", "model_not_found", "model")
+    return rag.collection(name)
 
 
 @router.get("/models", response_model=ModelList, summary="The models: one per collection of documents")
 def models(request: Request):
-    return {"object": "list", "data": [_card(m) for m in model_ids(request.app.state.rag)]}
+    return {"object": "list", "data": [_card(m) for m in model_ids(request.app.state.rag, the_user(request))]}
 
 
 @router.get("/models/{model}", response_model=ModelCard, summary="One model")
 def model(model: str, request: Request):
-    the_collection(request.app.state.rag, model)
+    the_collection(request.app.state.rag, model, the_user(request))
     return _card(model)
 
 
@@ -115,10 +120,10 @@ async def chat_completions(body: ChatRequest, request: Request):
     question, history = _conversation(body.messages)
     options = body.rag.model_dump() if body.rag else {}
     k = options.pop("k", None)
-    root, base_url = request.app.state.rag, str(request.base_url)
+    root, base_url, user = request.app.state.rag, str(request.base_url), the_user(request)
 
     def turn() -> tuple[RAG, Turn]:
-        rag = the_collection(root, body.model)
+        rag = the_collection(root, body.model, user)
         return rag, Turn(rag, base_url, question, body.model)
 
     if not body.stream:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
 
 from rag import RAG
+from rag.conversations import LOCAL_USER
 
 from . import schemas
 from .documents import document, documents, find, linked_answer, passage_dict, span
@@ -29,9 +30,21 @@ def the_rag(request: Request) -> RAG:
     return request.app.state.rag
 
 
+def the_user(request: Request) -> str:
+    """Who asks: the user the request's API key names (``ui.serve.security``); the local user
+    without keys."""
+    return getattr(request.state, "user", LOCAL_USER)
+
+
+def your_collection(request: Request) -> RAG:
+    """The server's own collection, if the access file opens it to the request's user (else 403)."""
+    rag = request.app.state.rag
+    return rag.collection(rag.settings.collection, the_user(request))
+
+
 def a_collection(request: Request, collection: str = PathParam(
         description="A collection's name (GET /api/collections lists them).")) -> RAG:
-    return request.app.state.rag.collection(collection)
+    return request.app.state.rag.collection(collection, the_user(request))
 
 
 def clean_question(text: str) -> str:
@@ -122,9 +135,10 @@ def _report(report, rejected=()) -> dict:
 collections = APIRouter(prefix="/api/collections", tags=["collections"], responses=ERROR_RESPONSES)
 
 
-@collections.get("", response_model=list[schemas.Collection], summary="The collections, with their counts")
-def list_collections(rag: RAG = Depends(the_rag)):
-    return [vars(c) for c in rag.collections()]
+@collections.get("", response_model=list[schemas.Collection], summary="Your collections, with their counts")
+def list_collections(rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
+    """The collections open to you (the access file may restrict some to other users)."""
+    return [vars(c) for c in rag.collections(user)]
 
 
 @collections.post("", response_model=schemas.Collection, status_code=201, summary="Create an empty collection")
@@ -133,9 +147,10 @@ def create_collection(body: schemas.NewCollection, rag: RAG = Depends(the_rag)):
 
 
 @collections.delete("/{collection}", response_model=schemas.Removed, summary="Delete a collection")
-def delete_collection(collection: str, rag: RAG = Depends(the_rag)):
+def delete_collection(collection: str, rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
     """Its index and uploaded copies are deleted; ``removed`` lists the documents it held (their
-    own files stay). The default collection cannot be deleted."""
+    own files stay). The default collection cannot be deleted, nor one not open to you."""
+    rag.collection(collection, user)
     return {"removed": rag.delete_collection(collection)}
 
 
@@ -143,11 +158,11 @@ health = APIRouter(prefix="/api", tags=["rag"], responses=ERROR_RESPONSES)
 
 
 @health.get("/health", response_model=schemas.Health, summary="Whether the index answers")
-def service_health(rag: RAG = Depends(the_rag)):
+def service_health(rag: RAG = Depends(your_collection)):
     docs = rag.sources()
     return {"status": "ok", "documents": len(docs), "chunks": sum(d.chunks for d in docs)}
 
 
-routers = [health, collections, document_routes("/api", the_rag, ["rag"]),
+routers = [health, collections, document_routes("/api", your_collection, ["rag"]),
            document_routes("/api/collections/{collection}", a_collection, ["collections"])]
 """In the order the app includes them."""
