@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from .cli_output import one_line, print_answer, print_report, progress
@@ -115,6 +115,8 @@ def _chosen(args) -> dict:
 
 # -- the commands -------------------------------------------------------------------------------
 def _register(commands: Commands) -> None:
+    from . import cli_workspace as workspace
+
     c = commands.add("ingest", ingest, "index files and folders (.txt .md .html .pdf .docx), recursively")
     c.add_argument("paths", nargs="+", type=Path)
     c.add_argument("--prune", action="store_true",
@@ -127,17 +129,7 @@ def _register(commands: Commands) -> None:
     question_options(c)
     c.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict)")
 
-    c = commands.add("chat", chat, "multi-turn questions in the terminal (empty line or Ctrl-D quits); "
-                     "the conversation is saved")
-    question_options(c)
-    c.add_argument("--resume", metavar="ID", help="go on with saved conversation ID (`rag conversations` lists them)")
-
-    c = commands.add("conversations", conversations, "list the saved conversations, or show, export, "
-                     "rename or delete one")
-    c.add_argument("action", nargs="?", choices=["list", "show", "export", "rename", "delete"], default="list")
-    c.add_argument("id", nargs="?", help="the conversation (its id, from the list)")
-    c.add_argument("title", nargs="?", help="the new title (rename)")
-    c.add_argument("--json", action="store_true", help="list or export as JSON (export's default: Markdown)")
+    workspace.register(commands)
 
     c = commands.add("sources", sources, "list indexed documents with title, date and chunk count")
     c.add_argument("--json", action="store_true")
@@ -255,7 +247,7 @@ def collections(rag, args) -> int:
 
 
 def ask(rag, args) -> int:
-    answer = rag.ask(args.question, filters=_filters(args), k=args.k)
+    answer = rag.ask(args.question, filters=question_filters(args), k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -275,73 +267,6 @@ def doctor(rag, args) -> int:
     elif report.ok:
         print("all problems repaired")
     return 0 if report.ok else 1
-
-
-def chat(rag, args) -> int:
-    from rag.types import Answer
-
-    from .conversations import LOCAL_USER
-
-    saved = rag.conversations.get(LOCAL_USER, args.resume) if args.resume else None
-    asked = rag.collection(saved.collection) if saved else rag
-    for turn in saved.turns if saved else []:
-        print(f"> {turn.question}\n{turn.answer['text']}\n")
-    filters = _filters(args)
-    history: list[dict] = saved.history() if saved else []
-    print("Ask a question (empty line or Ctrl-D to quit).")
-    while True:
-        try:
-            question = input("> ").strip()
-        except EOFError:
-            print()
-            return 0
-        if not question:
-            return 0
-        final, streamed = None, []
-        for piece in asked.stream(question, history=history, filters=filters, k=args.k):
-            if isinstance(piece, Answer):
-                final = piece
-            else:
-                streamed.append(piece)
-                print(piece, end="", flush=True)
-        print()
-        if final.query != question:
-            print(f"(searched for: {final.query})")
-        if final.text != "".join(streamed):  # a model's text, once its citations are checked
-            print(f"\nChecked answer: {final.text}")
-        print_answer(replace(final, text=""))
-        if saved is None:
-            saved = rag.conversations.create(LOCAL_USER, asked.settings.collection)
-            print(f"(saved as conversation {saved.id}: `rag chat --resume {saved.id}` goes on with it)")
-        rag.conversations.add_turn(LOCAL_USER, saved.id, question, final.to_dict())
-        history += [{"role": "user", "content": question},
-                    {"role": "assistant", "content": final.text}]
-
-
-def conversations(rag, args) -> int:
-    from .conversations import LOCAL_USER, to_json, to_markdown
-    from .errors import UsageError
-
-    store = rag.conversations
-    if args.action == "list":
-        listed = store.list(LOCAL_USER)
-        if args.json:
-            print(json.dumps([{k: v for k, v in asdict(c).items() if k != "turns"} for c in listed], indent=2))
-        for c in [] if args.json else listed:
-            print(f"{c.id} | {c.collection} | {c.title}")
-        return 0
-    if not args.id:
-        raise UsageError(f"rag conversations {args.action} needs the conversation's ID")
-    if args.action == "rename":
-        print(f"renamed: {store.rename(LOCAL_USER, args.id, args.title or '').title}")
-    elif args.action == "delete":
-        store.delete(LOCAL_USER, args.id)
-        print(f"deleted conversation {args.id}")
-    elif args.action == "show" or not args.json:
-        print(to_markdown(store.get(LOCAL_USER, args.id)), end="")
-    else:
-        print(json.dumps(to_json(store.get(LOCAL_USER, args.id)), ensure_ascii=False, indent=2))
-    return 0
 
 
 def evaluate(args) -> int:
@@ -385,7 +310,7 @@ def settings(args) -> int:
     return 0
 
 
-def _filters(args):
+def question_filters(args):
     from rag import Filters
 
     return Filters(sources=[str(p.expanduser().resolve()) for p in map(Path, args.source)],

@@ -3,7 +3,8 @@
 restart brings a conversation back with every answer's sources, never computed again.
 
 Every call names its user: a conversation of another user is unknown (the interfaces answer 404,
-never its data). A turn is written in one transaction once its answer is complete, so a crash
+never its data). Feedback on an answer (``rate``) is stored with a copy of its question, answer
+and collection, so ``rag feedback export`` can make an evaluation set of it. A turn is written in one transaction once its answer is complete, so a crash
 (``kill -9``) loses at most the turn being answered."""
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ CREATE TABLE IF NOT EXISTS turns (
     conversation TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     n INTEGER NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (conversation, n));
+CREATE TABLE IF NOT EXISTS feedback (
+    conversation TEXT NOT NULL, n INTEGER NOT NULL, user TEXT NOT NULL, collection TEXT NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')), comment TEXT NOT NULL,
+    question TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (conversation, n));
 """
+RATINGS = ("up", "down")
+COMMENT_CHARS = 2000
 
 
 class UnknownConversationError(UsageError):
@@ -46,6 +54,8 @@ class Turn:
     question: str
     answer: dict
     created: float
+    number: int = 0
+    """Its position in the conversation, from 0 (what ``rate`` takes)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,22 @@ class Conversation:
         """The turns as ``rag.ask``'s ``history``: role/content messages."""
         return [m for t in self.turns for m in ({"role": "user", "content": t.question},
                                                  {"role": "assistant", "content": t.answer["text"]})]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A user's thumbs up or down on one answer, with its question, answer (citations included)
+    and collection as they were: kept when the conversation is deleted."""
+
+    conversation: str
+    turn: int
+    user: str
+    collection: str
+    rating: str
+    comment: str
+    question: str
+    answer: dict
+    created: float
 
 
 class Conversations:
@@ -99,9 +125,9 @@ class Conversations:
     def get(self, user: str, conversation_id: str) -> Conversation:
         with self._db() as db:
             row = self._row(db, user, conversation_id)
-            turns = db.execute("SELECT question, answer, created FROM turns WHERE conversation = ? "
+            turns = db.execute("SELECT question, answer, created, n FROM turns WHERE conversation = ? "
                                "ORDER BY n", (conversation_id,)).fetchall()
-        return Conversation(*row, turns=[Turn(q, json.loads(a), c) for q, a, c in turns])
+        return Conversation(*row, turns=[Turn(q, json.loads(a), c, n) for q, a, c, n in turns])
 
     def add_turn(self, user: str, conversation_id: str, question: str, answer: dict) -> Turn:
         """Store a completed turn; the first one names an untitled conversation."""
@@ -114,7 +140,8 @@ class Conversations:
                        (conversation_id, question, json.dumps(answer, ensure_ascii=False), now, conversation_id))
             db.execute("UPDATE conversations SET updated = ?, title = ? WHERE id = ?",
                        (now, row[3] or _title(question), conversation_id))
-        return Turn(question, answer, now)
+            number = db.execute("SELECT MAX(n) FROM turns WHERE conversation = ?", (conversation_id,)).fetchone()[0]
+        return Turn(question, answer, now, number)
 
     def rename(self, user: str, conversation_id: str, title: str) -> Conversation:
         if not title.strip():
@@ -128,6 +155,35 @@ class Conversations:
         with self._db() as db:
             self._row(db, user, conversation_id)
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def rate(self, user: str, conversation_id: str, turn: int, rating: str, comment: str = "") -> Feedback:
+        """Record ``user``'s ``rating`` ('up' or 'down') of turn ``turn`` (from 0) of their
+        conversation, with an optional comment; rating it again replaces the earlier one."""
+        if rating not in RATINGS:
+            raise UsageError(f"a rating is 'up' or 'down', not {rating!r}")
+        if len(comment) > COMMENT_CHARS:
+            raise UsageError(f"a comment has at most {COMMENT_CHARS} characters, this one {len(comment)}")
+        with self._db() as db:
+            conversation = Conversation(*self._row(db, user, conversation_id))
+            row = db.execute("SELECT question, answer FROM turns WHERE conversation = ? AND n = ?",
+                             (conversation_id, turn)).fetchone()
+            if row is None:
+                count = db.execute("SELECT COUNT(*) FROM turns WHERE conversation = ?", (conversation_id,)).fetchone()[0]
+                raise UnknownConversationError(f"conversation {conversation_id!r} has no turn {turn} "
+                                               f"(its turns are numbered from 0; it has {count})")
+            given = Feedback(conversation_id, turn, user, conversation.collection, rating, comment.strip(),
+                             row[0], json.loads(row[1]), time.time())
+            db.execute("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (given.conversation, given.turn, user, given.collection, rating, given.comment,
+                        given.question, row[1], given.created))
+        return given
+
+    def feedback(self, user: str | None = None) -> list[Feedback]:
+        """The feedback given (by ``user``; default: by everyone), the oldest first."""
+        with self._db() as db:
+            rows = db.execute("SELECT * FROM feedback WHERE ? IS NULL OR user = ? ORDER BY created",
+                              (user, user)).fetchall()
+        return [Feedback(*row[:7], json.loads(row[7]), row[8]) for row in rows]
 
     def using(self, collection: str) -> int:
         """How many conversations (of any user) ask ``collection``."""

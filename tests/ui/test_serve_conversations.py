@@ -46,6 +46,18 @@ def test_a_conversation_over_rest(service):
     assert markdown.headers["content-type"].startswith("text/markdown") and f"## {ARTICLE_QUESTION}" in markdown.text
     assert len(HTTP.get(f"{base}/export", params={"format": "json"}).json()["turns"]) == 2
     assert HTTP.patch(base, json={"title": "Pourparlers"}).json()["title"] == "Pourparlers"
+
+    rated = HTTP.put(f"{base}/turns/1/feedback", json={"rating": "down", "comment": "NATO is missing"})
+    assert rated.status_code == 200, rated.text
+    assert rated.json() | {"created": 0} == {"conversation": conversation["id"], "turn": 1, "collection": "default",
+                                            "rating": "down", "comment": "NATO is missing",
+                                            "question": "Et avec l'OTAN ?", "created": 0}
+    for body, status in (({"rating": "meh"}, 422), ({"rating": "up", "comment": "x" * 2001}, 422)):
+        assert HTTP.put(f"{base}/turns/0/feedback", json=body).status_code == status
+    assert HTTP.put(f"{base}/turns/5/feedback", json={"rating": "up"}).status_code == 404
+    [stored] = [f for f in rag.conversations.feedback("local") if f.conversation == conversation["id"]]
+    assert stored.answer["text"] == follow["text"]  # stored with the answer and its citations
+    assert [c["quote"] for c in stored.answer["citations"]] == [c["quote"] for c in follow["citations"]]
     assert HTTP.delete(base).status_code == 200
     assert HTTP.get(base).status_code == 404
 
@@ -96,6 +108,7 @@ def test_each_key_reaches_only_its_users_conversations(service):
 
         assert HTTP.get(f"{url}/api/conversations", headers=bob).json() == []
         for method, path, body in (("get", "", None), ("patch", "", {"title": "Bob's now"}), ("delete", "", None),
+                                   ("put", "/turns/0/feedback", {"rating": "down"}),
                                    ("get", "/export", None), ("get", "/export?format=json", None),
                                    ("post", "/ask", {"question": "Et avec l'OTAN ?"})):
             response = HTTP.request(method, f"{base}{path}", json=body, headers=bob)
@@ -104,5 +117,6 @@ def test_each_key_reaches_only_its_users_conversations(service):
         for headers in ({}, {"Authorization": "Bearer key-of-carol"}):
             assert HTTP.get(f"{url}/api/conversations", headers=headers).status_code == 401
 
+        assert rag.conversations.feedback("bob") == []
         kept = rag.conversations.get("ana", mine["id"])
         assert kept.title == "Ana's" and [t.question for t in kept.turns] == [ARTICLE_QUESTION]

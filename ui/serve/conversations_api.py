@@ -1,30 +1,26 @@
 """``/api/conversations``: saved conversations over REST, each route a few lines over
 ``rag.conversations``: list, create, read (every answer with its
-citations as they were given), rename, delete, ask in one (the turn is saved) and export as
-Markdown or JSON. Every route acts for the request's user; another user's conversation is 404."""
+citations as they were given), rename, delete, ask in one (the turn is saved; in a collection
+open to the user), rate an answer and export as Markdown or JSON. Every route acts for the
+request's user; another user's conversation is 404."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
 
 from rag import RAG
-from rag.conversations import LOCAL_USER, Conversation, to_json, to_markdown
+from rag.conversations import Conversation, to_json, to_markdown
 
 from . import schemas
 from .documents import linked, linked_answer
 from .errors import ERROR_RESPONSES
-from .rest import clean_question, filters_of, the_rag
+from .rest import clean_question, filters_of, the_rag, the_user
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
-
-
-def the_user(request: Request) -> str:
-    """Whose conversations: the user the request's API key names (``ui.serve.security``); the
-    local user without keys."""
-    return getattr(request.state, "user", LOCAL_USER)
 
 
 def _summary(c: Conversation) -> dict:
@@ -38,7 +34,7 @@ def list_conversations(rag: RAG = Depends(the_rag), user: str = Depends(the_user
 
 @router.post("", response_model=schemas.ConversationSummary, status_code=201, summary="Start a conversation")
 def create_conversation(body: schemas.NewConversation, rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
-    collection = rag.collection(body.collection or rag.settings.collection)
+    collection = rag.collection(body.collection or rag.settings.collection, user)
     collection.store  # an unknown collection: 404, nothing saved
     return _summary(rag.conversations.create(user, collection.settings.collection, body.title))
 
@@ -73,6 +69,17 @@ def ask_in_conversation(conversation_id: str, body: schemas.ConversationQuestion
     answer = rag.converse(conversation_id, clean_question(body.question), user=user,
                           filters=filters_of(body.filters), k=body.k)
     return linked_answer(answer, str(request.base_url), collection)
+
+
+@router.put("/{conversation_id}/turns/{turn}/feedback", response_model=schemas.Feedback,
+            summary="Rate an answer: thumbs up or down, with an optional comment")
+def rate_answer(conversation_id: str, body: schemas.NewFeedback,
+                turn: int = PathParam(ge=0, description="The answer's position in the turns, from 0."),
+                rag: RAG = Depends(the_rag), user: str = Depends(the_user)):
+    """The answer of turn ``turn`` (from 0, as ``turns`` lists them); rating it again replaces
+    the earlier rating. Stored with its question, answer and collection."""
+    given = rag.conversations.rate(user, conversation_id, turn, body.rating, body.comment)
+    return {k: v for k, v in vars(given).items() if k not in ("user", "answer")}
 
 
 @router.get("/{conversation_id}/export", summary="A conversation as Markdown or JSON",

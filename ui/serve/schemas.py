@@ -199,3 +199,23 @@ class ConversationDetail(ConversationSummary):
 
 class ConversationQuestion(RetrieveRequest):
     """A question in a saved conversation: its turns are the history."""
+
+
+class NewFeedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Literal["up", "down"] = Field(description="Thumbs up (a good answer) or down.")
+    comment: str = Field("", max_length=2000, description="Why, in the user's words (optional).")
+
+
+class Feedback(BaseModel):
+    """A rating of one answer, stored with its question, answer and collection (``rag feedback
+    export`` makes an evaluation set of them)."""
+
+    conversation: str
+    turn: int = Field(description="The answer's position in the conversation's turns, from 0.")
+    collection: str
+    rating: Literal["up", "down"]
+    comment: str
+    question: str
+    created: float
