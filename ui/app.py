@@ -14,14 +14,15 @@ from pathlib import Path
 import gradio as gr
 
 from rag import RAG, Filters
-from rag.errors import EXPECTED, FilterError
+from rag.errors import FilterError
 from rag.types import Answer
 
+from .app_api import add_api_endpoints
 from .auth import resolve_auth
 from .conversations import choices as saved_choices
 from .conversations import restored, user_of
-from .render import (EMPTY_HTML, chat_text, document_choices, document_rows, report_markdown,
-                     sources_html)
+from .render import (EMPTY_HTML, chat_text, document_choices, document_rows, error_message,
+                     report_markdown, sources_html)
 from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, ingest_uploads, remove_document
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,12 @@ def build_app(rag: RAG) -> gr.Blocks:
     API endpoints. Each page works on the collection its selector shows (``rag``'s own at
     first): its answers, uploads and list of documents."""
 
-    def chosen(name) -> RAG:
-        return rag.collection(name) if name else rag
+    def chosen(name, request) -> RAG:
+        """The collection ``name`` (default: ``rag``'s own), if it is open to the request's user."""
+        return rag.collection(name or rag.settings.collection, user_of(request))
 
-    def doc_updates(filter_value=None, collection=None):
-        docs = chosen(collection).sources()
+    def doc_updates(filter_value, collection, request):
+        docs = chosen(collection, request).sources()
         choices = document_choices(docs)
         known = {c[1] for c in choices}
         kept = [v for v in (filter_value or []) if v in known]
@@ -118,7 +120,7 @@ def build_app(rag: RAG) -> gr.Blocks:
                gr.skip(), gr.skip())
         text, final = "", None
         try:
-            for piece in chosen(collection).stream(question, history=past, filters=filters):
+            for piece in chosen(collection, request).stream(question, history=past, filters=filters):
                 if isinstance(piece, Answer):
                     final = piece
                     continue
@@ -127,19 +129,19 @@ def build_app(rag: RAG) -> gr.Blocks:
                 yield history, answers, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except Exception as exc:  # a message, not a traceback
             log.exception("answering %r failed", question)
-            gr.Warning(f"Could not answer: {_message(exc)}")
-            history[slot] = {"role": "assistant", "content": f"⚠️ Could not answer: {_message(exc)}"}
-            yield (history, answers, f'<div class="abstained">⚠️ Could not answer: {_esc(_message(exc))}</div>',
+            gr.Warning(f"Could not answer: {error_message(exc)}")
+            history[slot] = {"role": "assistant", "content": f"⚠️ Could not answer: {error_message(exc)}"}
+            yield (history, answers, f'<div class="abstained">⚠️ Could not answer: {_esc(error_message(exc))}</div>',
                    gr.skip(), gr.skip(), gr.skip())
             return
         if final is None:
             final = Answer(text=text, query=question)
         history[slot] = {"role": "assistant", "content": chat_text(final)}
-        answers[slot] = {"question": question, "answer": final.to_dict()}
         user = user_of(request)
         if conversation is None:  # its first answer: the conversation is saved from now on
             conversation = rag.conversations.create(user, collection or rag.settings.collection).id
-        rag.conversations.add_turn(user, conversation, question, answers[slot]["answer"])
+        turn = rag.conversations.add_turn(user, conversation, question, final.to_dict())
+        answers[slot] = {"question": question, "answer": turn.answer, "turn": turn.number}
         yield (history, answers, sources_html(answers[slot]["answer"], question), gr.skip(), conversation,
                gr.Dropdown(choices=saved_choices(rag, user), value=conversation))
 
@@ -153,50 +155,74 @@ def build_app(rag: RAG) -> gr.Blocks:
             return gr.skip()
         return sources_html(entry["answer"], entry["question"])
 
+    def on_rate(answers, conversation, evt: gr.LikeData, request: gr.Request):
+        """A thumb up or down on an answer: saved at once; a comment can follow."""
+        entry = (answers or {}).get(_selected_index(evt.index))
+        if entry is None or conversation is None or not isinstance(evt.liked, bool):
+            return gr.skip(), gr.skip()
+        rated = {"conversation": conversation, "turn": entry["turn"], "rating": "up" if evt.liked else "down"}
+        try:
+            rag.conversations.rate(user_of(request), **rated)
+        except Exception as exc:
+            raise gr.Error(f"Could not save your rating: {error_message(exc)}", print_exception=False) from None
+        gr.Info("Thank you: your rating is saved. A comment below says why, if you like.")
+        return rated, gr.Row(visible=True)
+
+    def on_comment(rated, text, request: gr.Request):
+        if not rated:
+            gr.Warning("Rate an answer first (the thumbs under it).")
+            return gr.skip()
+        try:
+            rag.conversations.rate(user_of(request), **rated, comment=text or "")
+        except Exception as exc:
+            raise gr.Error(f"Could not save your comment: {error_message(exc)}", print_exception=False) from None
+        gr.Info("Your comment is saved with your rating.")
+        return ""
+
     # -- documents ----------------------------------------------------------------------------
-    def ingest_files(files, progress=None, collection=None):
+    def ingest_files(files, request, progress=None, collection=None):
         def tick(done, total, what):
             if progress is not None:
                 progress((done, total), desc=f"Indexing {Path(what).name}", unit="files")
 
-        return ingest_uploads(chosen(collection), [str(f) for f in files or []], progress=tick)
+        return ingest_uploads(chosen(collection, request), [str(f) for f in files or []], progress=tick)
 
-    def on_upload(files, filter_value, collection, progress=gr.Progress()):
+    def on_upload(files, filter_value, collection, request: gr.Request, progress=gr.Progress()):
         if not files:
             gr.Warning("Choose or drop files first.")
             return (gr.skip(),) * 5
         try:
-            report, rejected = ingest_files(files, progress, collection)
+            report, rejected = ingest_files(files, request, progress, collection)
             if report.failed or rejected:
                 gr.Warning(f"{len(report.failed) + len(rejected)} file(s) could not be indexed; "
                            "see the list below.")
-            return (report_markdown(report, rejected), *doc_updates(filter_value, collection), None)
+            return (report_markdown(report, rejected), *doc_updates(filter_value, collection, request), None)
         except Exception as exc:
             log.exception("ingest failed")
-            raise gr.Error(f"Indexing failed: {_message(exc)}", print_exception=False) from None
+            raise gr.Error(f"Indexing failed: {error_message(exc)}", print_exception=False) from None
 
-    def on_remove(path, filter_value, collection):
+    def on_remove(path, filter_value, collection, request: gr.Request):
         if not path:
             gr.Warning("Pick a document to remove.")
             return (gr.skip(),) * 4
         try:
-            removed = remove_document(chosen(collection), path)
+            removed = remove_document(chosen(collection, request), path)
         except Exception as exc:
             log.exception("remove failed")
-            raise gr.Error(f"Could not remove the document: {_message(exc)}", print_exception=False) from None
+            raise gr.Error(f"Could not remove the document: {error_message(exc)}", print_exception=False) from None
         msg = f"Removed **{_esc(Path(path).name)}**." if removed else "No indexed document matched."
-        return (msg, *doc_updates(filter_value, collection))
+        return (msg, *doc_updates(filter_value, collection, request))
 
-    def on_refresh(filter_value, collection):
+    def on_refresh(filter_value, collection, request: gr.Request):
         try:
-            return doc_updates(filter_value, collection)
+            return doc_updates(filter_value, collection, request)
         except Exception as exc:
             log.exception("listing the documents failed")
-            raise gr.Error(f"Could not list the documents: {_message(exc)}", print_exception=False) from None
+            raise gr.Error(f"Could not list the documents: {error_message(exc)}", print_exception=False) from None
 
-    def on_collection(collection):
+    def on_collection(collection, request: gr.Request):
         """Another collection: a new conversation, over its documents."""
-        return ([], {}, EMPTY_HTML, None, gr.Dropdown(value=None), *on_refresh([], collection))
+        return ([], {}, EMPTY_HTML, None, gr.Dropdown(value=None), *on_refresh([], collection, request))
 
     # -- saved conversations ------------------------------------------------------------------
     def on_pick(conversation, request: gr.Request):
@@ -206,9 +232,9 @@ def build_app(rag: RAG) -> gr.Blocks:
         try:
             history, answers, panel, collection = restored(rag, user_of(request), conversation)
         except Exception as exc:
-            raise gr.Error(f"Could not open the conversation: {_message(exc)}", print_exception=False) from None
+            raise gr.Error(f"Could not open the conversation: {error_message(exc)}", print_exception=False) from None
         return (history, answers, panel, conversation, gr.Dropdown(value=collection),
-                *on_refresh([], collection))
+                *on_refresh([], collection, request))
 
     def on_rename(conversation, title, request: gr.Request):
         if not conversation:
@@ -217,7 +243,7 @@ def build_app(rag: RAG) -> gr.Blocks:
         try:
             rag.conversations.rename(user_of(request), conversation, title or "")
         except Exception as exc:
-            raise gr.Error(f"Could not rename: {_message(exc)}", print_exception=False) from None
+            raise gr.Error(f"Could not rename: {error_message(exc)}", print_exception=False) from None
         return gr.Dropdown(choices=saved_choices(rag, user_of(request)), value=conversation)
 
     def on_delete(conversation, request: gr.Request):
@@ -227,53 +253,25 @@ def build_app(rag: RAG) -> gr.Blocks:
         try:
             rag.conversations.delete(user_of(request), conversation)
         except Exception as exc:
-            raise gr.Error(f"Could not delete: {_message(exc)}", print_exception=False) from None
+            raise gr.Error(f"Could not delete: {error_message(exc)}", print_exception=False) from None
         return [], {}, EMPTY_HTML, None, gr.Dropdown(choices=saved_choices(rag, user_of(request)), value=None)
 
     def on_load(filter_value, collection, request: gr.Request):
         """The collections as they are now (another process may have made one), the user's
         conversations, the latest brought back (a reload loses nothing), then the documents."""
-        names = rag.collection_names()
         user = user_of(request)
+        names = rag.collection_names(user)
         listed = saved_choices(rag, user)
-        if listed:
-            history, answers, panel, kept = restored(rag, user, listed[0][1])
+        latest = restored(rag, user, listed[0][1]) if listed else None
+        if latest and latest[3] in names:  # not one whose collection is no longer open to them
+            history, answers, panel, kept = latest
             chat = (history, answers, panel, listed[0][1])
         else:
-            kept = collection if collection in names else rag.settings.collection
+            kept = next((n for n in (collection, rag.settings.collection, *names) if n in names), None)
             chat = ([], {}, EMPTY_HTML, None)
+        docs = on_refresh(filter_value, kept, request) if kept else ([], gr.Dropdown(choices=[]), gr.Dropdown(choices=[]))
         return (gr.Dropdown(choices=names, value=kept), *chat,
-                gr.Dropdown(choices=listed, value=listed[0][1] if listed else None),
-                *on_refresh(filter_value, kept))
-
-    # -- API ----------------------------------------------------------------------------------
-    def api_ask(question: str, filters: dict | None = None) -> dict:
-        """Answer a question from the documents. filters: {"sources": [abs paths],
-        "date_from": "YYYY[-MM[-DD]]", "date_to": ...}. Returns text, abstained, query and
-        citations (number, source, title, date, page, start, end, quote, score)."""
-        if not (question or "").strip():
-            raise gr.Error("question is empty")
-        try:
-            return rag.ask(question.strip(), filters=filters or None).to_dict()
-        except Exception as exc:
-            log.exception("answering %r failed", question)
-            raise gr.Error(f"Could not answer: {_message(exc)}", print_exception=False) from None
-
-    def api_ingest(files):
-        try:
-            report, rejected = ingest_files(files)
-        except Exception as exc:
-            log.exception("ingest failed")
-            raise gr.Error(f"Indexing failed: {_message(exc)}", print_exception=False) from None
-        return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
-                "removed": report.removed, "chunks": report.chunks,
-                "failed": [{"file": n, "reason": r} for n, r in rejected]
-                + [{"file": p, "reason": r} for p, r in report.failed]}
-
-    def api_sources() -> list[dict]:
-        """The indexed documents: source, title, date, language, chunks."""
-        return [{"source": d.source, "title": d.title, "date": d.date, "language": d.language,
-                 "chunks": d.chunks} for d in rag.sources()]
+                gr.Dropdown(choices=listed, value=chat[3]), *docs)
 
     # -- layout -------------------------------------------------------------------------------
     # delete_cache: gradio's own copies of uploads are dropped after an hour
@@ -281,6 +279,7 @@ def build_app(rag: RAG) -> gr.Blocks:
         gr.Markdown(INTRO)
         answers = gr.State({})
         conversation = gr.State(None)  # the saved conversation's id, once it has an answer
+        rated = gr.State(None)  # the last rating given: its conversation, turn and rating
         collection = gr.Dropdown(label="Collection", choices=[rag.settings.collection],
                                  value=rag.settings.collection, elem_id="collection",
                                  info="The set of documents to ask and to add to")
@@ -288,8 +287,12 @@ def build_app(rag: RAG) -> gr.Blocks:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=360):
                     chatbot = gr.Chatbot(label="Conversation", elem_id="chatbot", height=520,
-                                         feedback_options=None, buttons=["copy"],
+                                         feedback_options=("Like", "Dislike"), buttons=["copy"],
                                          placeholder="Answers appear here, with their citations.")
+                    with gr.Row(visible=False) as comment_row:  # once an answer is rated
+                        comment = gr.Textbox(label="Comment on your rating (optional)", scale=4,
+                                             elem_id="feedback-comment")
+                        send_comment = gr.Button("Send comment", size="sm", scale=1, elem_id="send-comment")
                     question = gr.Textbox(show_label=False, elem_id="question", lines=1,
                                           placeholder="Ask a question and press Enter",
                                           submit_btn="Ask", autofocus=True)
@@ -335,6 +338,8 @@ def build_app(rag: RAG) -> gr.Blocks:
         question.submit(respond, chat_inputs, chat_outputs, api_visibility="private",
                         show_progress="hidden")
         chatbot.select(on_select, [answers], [sources], api_visibility="private")
+        chatbot.like(on_rate, [answers, conversation], [rated, comment_row], api_visibility="private")
+        send_comment.click(on_comment, [rated, comment], [comment], api_visibility="private")
         clear.click(lambda: ([], {}, EMPTY_HTML, None, gr.Dropdown(value=None)), None,
                     [chatbot, answers, sources, conversation, saved], api_visibility="private")
         saved.input(on_pick, [saved], [chatbot, answers, sources, conversation, collection, table,
@@ -355,25 +360,8 @@ def build_app(rag: RAG) -> gr.Blocks:
                  [collection, chatbot, answers, sources, conversation, saved, *doc_outputs],
                  api_visibility="private")
 
-        # Named endpoints for gradio_client (hidden components carry their data).
-        with gr.Row(visible=False):
-            api_question = gr.Textbox(label="question")
-            api_filters = gr.JSON(label="filters")
-            api_answer = gr.JSON(label="answer")
-            api_files = gr.File(file_count="multiple", label="files")
-            api_report = gr.JSON(label="report")
-            api_docs = gr.JSON(label="documents")
-            ask_btn, ingest_btn, sources_btn = gr.Button(), gr.Button(), gr.Button()
-        ask_btn.click(api_ask, [api_question, api_filters], api_answer, api_name="ask")
-        ingest_btn.click(api_ingest, [api_files], api_report, api_name="ingest")
-        sources_btn.click(api_sources, None, api_docs, api_name="sources")
+        add_api_endpoints(chosen, ingest_files)
     return app
-
-
-def _message(exc: Exception) -> str:
-    """What a user is told of an error: an expected one's message (it says what to fix); of
-    anything else only that it happened, the details staying in the server's log."""
-    return str(exc) if isinstance(exc, EXPECTED) else f"internal error ({type(exc).__name__}), see the server log"
 
 
 def _esc(value) -> str:

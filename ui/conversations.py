@@ -27,7 +27,7 @@ def restored(rag: RAG, user: str, conversation_id: str) -> tuple[list[dict], dic
     for turn in conversation.turns:
         history += [{"role": "user", "content": turn.question},
                     {"role": "assistant", "content": chat_text(turn.answer)}]
-        answers[len(history) - 1] = {"question": turn.question, "answer": turn.answer}
+        answers[len(history) - 1] = {"question": turn.question, "answer": turn.answer, "turn": turn.number}
     last = answers.get(len(history) - 1)
     panel = sources_html(last["answer"], last["question"]) if last else EMPTY_HTML
     return history, answers, panel, conversation.collection

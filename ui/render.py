@@ -9,6 +9,7 @@ import html
 from functools import lru_cache
 from pathlib import Path
 
+from rag.errors import EXPECTED
 from rag.types import Answer
 
 CONTEXT_CHARS = 280
@@ -154,3 +155,9 @@ def report_markdown(report, rejected: list[tuple[str, str]]) -> str:
     for name, reason in rejected + [(Path(p).name, r) for p, r in report.failed]:
         lines.append(f"- ❌ {esc(name)}: {esc(reason)}")
     return "\n".join(lines)
+
+
+def error_message(exc: Exception) -> str:
+    """What a user is told of an error: an expected one's message (it says what to fix); of
+    anything else only that it happened, the details staying in the server's log."""
+    return str(exc) if isinstance(exc, EXPECTED) else f"internal error ({type(exc).__name__}), see the server log"
