@@ -243,9 +243,10 @@ class RAG:
         """The data dir's collection ``name`` (this object for its own), sharing this one's
         embedder, client and answerer; an unknown name fails at its first use. With ``user``,
         a collection the access file does not open to them is a ``NotGrantedError``."""
+        name = check_name(name)
         if user is not None:
-            self.access.check(user, check_name(name))
-        if check_name(name) == self.settings.collection:
+            self.access.check(user, name)
+        if name == self.settings.collection:
             return self
         with self._siblings_lock:
             if name not in self._siblings:

@@ -4,8 +4,9 @@ restart brings a conversation back with every answer's sources, never computed a
 
 Every call names its user: a conversation of another user is unknown (the interfaces answer 404,
 never its data). Feedback on an answer (``rate``) is stored with a copy of its question, answer
-and collection, so ``rag feedback export`` can make an evaluation set of it. A turn is written in one transaction once its answer is complete, so a crash
-(``kill -9``) loses at most the turn being answered."""
+and collection, so ``rag feedback export`` can make an evaluation set of it. A turn is written in
+one transaction once its answer is complete, so a crash (``kill -9``) loses at most the turn
+being answered."""
 
 from __future__ import annotations
 
@@ -164,14 +165,14 @@ class Conversations:
         if len(comment) > COMMENT_CHARS:
             raise UsageError(f"a comment has at most {COMMENT_CHARS} characters, this one {len(comment)}")
         with self._db() as db:
-            conversation = Conversation(*self._row(db, user, conversation_id))
+            collection = self._row(db, user, conversation_id)[2]
             row = db.execute("SELECT question, answer FROM turns WHERE conversation = ? AND n = ?",
                              (conversation_id, turn)).fetchone()
             if row is None:
                 count = db.execute("SELECT COUNT(*) FROM turns WHERE conversation = ?", (conversation_id,)).fetchone()[0]
                 raise UnknownConversationError(f"conversation {conversation_id!r} has no turn {turn} "
                                                f"(its turns are numbered from 0; it has {count})")
-            given = Feedback(conversation_id, turn, user, conversation.collection, rating, comment.strip(),
+            given = Feedback(conversation_id, turn, user, collection, rating, comment.strip(),
                              row[0], json.loads(row[1]), time.time())
             db.execute("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (given.conversation, given.turn, user, given.collection, rating, given.comment,

@@ -78,6 +78,21 @@ def corpus(root: Path) -> Path:
     return docs
 
 
+def news_and_harbours(root: Path, embedder):
+    """A ``RAG`` over ``root/data`` whose default collection holds the test article and whose
+    collection 'harbours' the three harbour articles (tests/data/eval/harbours-en)."""
+    from rag import RAG
+    from tests.conftest import EVAL
+
+    shutil.copytree(NEWS_FR, root / "news")
+    shutil.copytree(EVAL / "harbours-en" / "docs", root / "harbours")
+    rag = RAG(data_dir=root / "data", embedder=embedder)
+    assert rag.ingest([root / "news"]).added
+    rag.create_collection("harbours")
+    assert len(rag.collection("harbours").ingest([root / "harbours"]).added) == 3
+    return rag
+
+
 def _clean_env() -> dict:
     """This environment without the developer's RAG_* settings (the model cache excepted): a
     session fixture starts before the per-test isolation clears them."""

@@ -5,14 +5,12 @@ tool error on MCP."""
 
 from __future__ import annotations
 
-import shutil
 
 import anyio
 import httpx
 import pytest
 
-from tests.conftest import EVAL, NEWS_FR
-from tests.ui.conftest import ARTICLE_QUESTION, HTTP, running
+from tests.ui.conftest import ARTICLE_QUESTION, HTTP, news_and_harbours, running
 
 PIER = "Who built the stone pier of Port Ellery?"
 RULES = '[groups]\nport = ["ana"]\n\n[collections.harbours]\ngroups = ["port"]\n'
@@ -24,16 +22,9 @@ ANA, BOB = ({"Authorization": f"Bearer {k}"} for k in KEYS)
 def service(tmp_path_factory, real_embedder):
     """The app over a data dir whose default collection holds the test article and whose
     collection 'harbours', open only to the group 'port' (ana), the harbour articles."""
-    from rag import RAG
     from ui.serve.app import create_app
 
-    root = tmp_path_factory.mktemp("access")
-    shutil.copytree(NEWS_FR, root / "news")
-    shutil.copytree(EVAL / "harbours-en" / "docs", root / "harbours")
-    with RAG(data_dir=root / "data", embedder=real_embedder) as rag:
-        assert rag.ingest([root / "news"]).added
-        rag.create_collection("harbours")
-        assert rag.collection("harbours").ingest([root / "harbours"]).added
+    with news_and_harbours(tmp_path_factory.mktemp("access"), real_embedder) as rag:
         (rag.settings.data_dir / "access.toml").write_text(RULES, encoding="utf-8")
         with running(create_app(rag, api_key=KEYS, with_ui=False)) as url:
             yield url, rag

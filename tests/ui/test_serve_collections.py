@@ -4,14 +4,12 @@ real uvicorn with real clients (httpx, the openai SDK, the mcp client)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import anyio
 import pytest
 
-from tests.conftest import EVAL, NEWS_FR
-from tests.ui.conftest import ARTICLE_QUESTION, HTTP, running
+from tests.ui.conftest import ARTICLE_QUESTION, HTTP, news_and_harbours, running
 
 PIER = "Who built the stone pier of Port Ellery?"
 
@@ -20,16 +18,9 @@ PIER = "Who built the stone pier of Port Ellery?"
 def service(tmp_path_factory, real_embedder):
     """The app over a data dir whose default collection holds the test article and whose
     collection 'harbours' holds the three harbour articles."""
-    from rag import RAG
     from ui.serve.app import create_app
 
-    root = tmp_path_factory.mktemp("collections")
-    shutil.copytree(NEWS_FR, root / "news")
-    shutil.copytree(EVAL / "harbours-en" / "docs", root / "harbours")
-    with RAG(data_dir=root / "data", embedder=real_embedder) as rag:
-        assert rag.ingest([root / "news"]).added
-        rag.create_collection("harbours")
-        assert len(rag.collection("harbours").ingest([root / "harbours"]).added) == 3
+    with news_and_harbours(tmp_path_factory.mktemp("collections"), real_embedder) as rag:
         with running(create_app(rag, with_ui=False)) as url:
             yield url, rag
 
