@@ -57,6 +57,8 @@ class Turn:
     created: float
     number: int = 0
     """Its position in the conversation, from 0 (what ``rate`` takes)."""
+    rating: str | None = None
+    """The user's rating of the answer ('up' or 'down'), if they gave one."""
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,10 @@ class Conversations:
     def get(self, user: str, conversation_id: str) -> Conversation:
         with self._db() as db:
             row = self._row(db, user, conversation_id)
-            turns = db.execute("SELECT question, answer, created, n FROM turns WHERE conversation = ? "
-                               "ORDER BY n", (conversation_id,)).fetchall()
-        return Conversation(*row, turns=[Turn(q, json.loads(a), c, n) for q, a, c, n in turns])
+            turns = db.execute("SELECT t.question, t.answer, t.created, t.n, f.rating FROM turns t "
+                               "LEFT JOIN feedback f ON f.conversation = t.conversation AND f.n = t.n "
+                               "WHERE t.conversation = ? ORDER BY t.n", (conversation_id,)).fetchall()
+        return Conversation(*row, turns=[Turn(q, json.loads(a), c, n, r) for q, a, c, n, r in turns])
 
     def add_turn(self, user: str, conversation_id: str, question: str, answer: dict) -> Turn:
         """Store a completed turn; the first one names an untitled conversation."""

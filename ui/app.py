@@ -20,7 +20,7 @@ from rag.types import Answer
 from .app_api import add_api_endpoints
 from .auth import resolve_auth
 from .conversations import choices as saved_choices
-from .conversations import restored, user_of
+from .conversations import new_chat, restored, user_of
 from .render import (EMPTY_HTML, chat_text, document_choices, document_rows, error_message,
                      report_markdown, sources_html)
 from .uploads import MAX_UPLOAD_MB, SUPPORTED_SUFFIXES, ingest_uploads, remove_document
@@ -160,7 +160,7 @@ def build_app(rag: RAG) -> gr.Blocks:
         entry = (answers or {}).get(_selected_index(evt.index))
         if entry is None or conversation is None or not isinstance(evt.liked, bool):
             return gr.skip(), gr.skip()
-        rated = {"conversation": conversation, "turn": entry["turn"], "rating": "up" if evt.liked else "down"}
+        rated = {"conversation_id": conversation, "turn": entry["turn"], "rating": "up" if evt.liked else "down"}
         try:
             rag.conversations.rate(user_of(request), **rated)
         except Exception as exc:
@@ -222,7 +222,7 @@ def build_app(rag: RAG) -> gr.Blocks:
 
     def on_collection(collection, request: gr.Request):
         """Another collection: a new conversation, over its documents."""
-        return ([], {}, EMPTY_HTML, None, gr.Dropdown(value=None), *on_refresh([], collection, request))
+        return (new_chat(), {}, EMPTY_HTML, None, gr.Dropdown(value=None), *on_refresh([], collection, request))
 
     # -- saved conversations ------------------------------------------------------------------
     def on_pick(conversation, request: gr.Request):
@@ -230,10 +230,10 @@ def build_app(rag: RAG) -> gr.Blocks:
         if not conversation:
             return (gr.skip(),) * 8
         try:
-            history, answers, panel, collection = restored(rag, user_of(request), conversation)
+            chat, answers, panel, collection = restored(rag, user_of(request), conversation)
         except Exception as exc:
             raise gr.Error(f"Could not open the conversation: {error_message(exc)}", print_exception=False) from None
-        return (history, answers, panel, conversation, gr.Dropdown(value=collection),
+        return (chat, answers, panel, conversation, gr.Dropdown(value=collection),
                 *on_refresh([], collection, request))
 
     def on_rename(conversation, title, request: gr.Request):
@@ -254,7 +254,7 @@ def build_app(rag: RAG) -> gr.Blocks:
             rag.conversations.delete(user_of(request), conversation)
         except Exception as exc:
             raise gr.Error(f"Could not delete: {error_message(exc)}", print_exception=False) from None
-        return [], {}, EMPTY_HTML, None, gr.Dropdown(choices=saved_choices(rag, user_of(request)), value=None)
+        return new_chat(), {}, EMPTY_HTML, None, gr.Dropdown(choices=saved_choices(rag, user_of(request)), value=None)
 
     def on_load(filter_value, collection, request: gr.Request):
         """The collections as they are now (another process may have made one), the user's
@@ -264,11 +264,11 @@ def build_app(rag: RAG) -> gr.Blocks:
         listed = saved_choices(rag, user)
         latest = restored(rag, user, listed[0][1]) if listed else None
         if latest and latest[3] in names:  # not one whose collection is no longer open to them
-            history, answers, panel, kept = latest
-            chat = (history, answers, panel, listed[0][1])
+            shown, answers, panel, kept = latest
+            chat = (shown, answers, panel, listed[0][1])
         else:
             kept = next((n for n in (collection, rag.settings.collection, *names) if n in names), None)
-            chat = ([], {}, EMPTY_HTML, None)
+            chat = (new_chat(), {}, EMPTY_HTML, None)
         docs = on_refresh(filter_value, kept, request) if kept else ([], gr.Dropdown(choices=[]), gr.Dropdown(choices=[]))
         return (gr.Dropdown(choices=names, value=kept), *chat,
                 gr.Dropdown(choices=listed, value=chat[3]), *docs)
@@ -340,14 +340,14 @@ def build_app(rag: RAG) -> gr.Blocks:
         chatbot.select(on_select, [answers], [sources], api_visibility="private")
         chatbot.like(on_rate, [answers, conversation], [rated, comment_row], api_visibility="private")
         send_comment.click(on_comment, [rated, comment], [comment], api_visibility="private")
-        clear.click(lambda: ([], {}, EMPTY_HTML, None, gr.Dropdown(value=None)), None,
+        for emptied in (clear.click, chatbot.clear):  # the button and the chat's own bin: a new conversation
+            emptied(lambda: (new_chat(), {}, EMPTY_HTML, None, gr.Dropdown(value=None)), None,
                     [chatbot, answers, sources, conversation, saved], api_visibility="private")
         saved.input(on_pick, [saved], [chatbot, answers, sources, conversation, collection, table,
                                        to_remove, filter_sources], api_visibility="private")
         rename.click(on_rename, [conversation, title], [saved], api_visibility="private")
         delete.click(on_delete, [conversation], [chatbot, answers, sources, conversation, saved],
                      api_visibility="private")
-        chatbot.clear(lambda: ({}, EMPTY_HTML), None, [answers, sources], api_visibility="private")
         doc_outputs = [table, to_remove, filter_sources]
         add.click(on_upload, [files, filter_sources, collection], [status, *doc_outputs, files],
                   api_visibility="private")

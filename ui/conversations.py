@@ -3,6 +3,8 @@ brought back as the chat shows it (every answer with its sources, as they were g
 
 from __future__ import annotations
 
+import gradio as gr
+
 from rag import RAG
 from rag.conversations import LOCAL_USER
 
@@ -19,9 +21,19 @@ def choices(rag: RAG, user: str) -> list[tuple[str, str]]:
     return [(f"{c.title or '(untitled)'} · {c.collection}", c.id) for c in rag.conversations.list(user)]
 
 
-def restored(rag: RAG, user: str, conversation_id: str) -> tuple[list[dict], dict, str, str]:
-    """The chat messages, the answers by message slot (as ``respond`` keeps them), the sources
-    panel of the last answer, and the collection of a saved conversation."""
+FEEDBACK = {"up": "Like", "down": "Dislike"}
+"""A stored rating as the chat's thumbs show it (its ``feedback_options``)."""
+
+
+def new_chat() -> gr.Chatbot:
+    """An empty chat, without the thumbs of the conversation shown before."""
+    return gr.Chatbot(value=[], feedback_value=[])
+
+
+def restored(rag: RAG, user: str, conversation_id: str) -> tuple[gr.Chatbot, dict, str, str]:
+    """The chat (its messages, with the thumbs the user gave), the answers by message slot (as
+    ``respond`` keeps them), the sources panel of the last answer, and the collection of a saved
+    conversation."""
     conversation = rag.conversations.get(user, conversation_id)
     history, answers = [], {}
     for turn in conversation.turns:
@@ -30,4 +42,5 @@ def restored(rag: RAG, user: str, conversation_id: str) -> tuple[list[dict], dic
         answers[len(history) - 1] = {"question": turn.question, "answer": turn.answer, "turn": turn.number}
     last = answers.get(len(history) - 1)
     panel = sources_html(last["answer"], last["question"]) if last else EMPTY_HTML
-    return history, answers, panel, conversation.collection
+    thumbs = [FEEDBACK.get(turn.rating) for turn in conversation.turns]
+    return gr.Chatbot(value=history, feedback_value=thumbs), answers, panel, conversation.collection

@@ -40,6 +40,7 @@ def test_a_rating_is_stored_with_its_question_answer_and_collection(rated):
     assert first.question == ARTICLE_QUESTION and first.collection == "default" and first.user == "ana"
     assert first.answer == rag.conversations.get("ana", c.id).turns[0].answer and first.answer["citations"]
     assert rag.conversations.feedback("bob") == []
+    assert [t.rating for t in rag.conversations.get("ana", c.id).turns] == ["up", "up", "down"]  # shown on resume
     rag.conversations.delete("ana", c.id)
     assert len(rag.conversations.feedback("ana")) == 3  # the feedback outlives its conversation
 

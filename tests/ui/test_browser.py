@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import missing
-
-from .conftest import ARTICLE_QUESTION, GUIDE_QUESTION, OFF_TOPIC_QUESTION, REPO, source_text
+from .browser import BOT, VIEWPORT, ask, check_marks, chromium, cited_files, new_conversation, open_chat, pick_collection
+from .conftest import ARTICLE_QUESTION, GUIDE_QUESTION, OFF_TOPIC_QUESTION, REPO
 
 pytestmark = pytest.mark.xdist_group("ui")  # one worker runs every test of the session's UI (make test-fast)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-BOT = '#chatbot [data-testid="bot"]'
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        missing("chromium is not installed (apt install chromium; `make test` does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
 def context(browser):
     """One browser context for the module: each test's page loads the app's scripts from its
     cache (the app keeps no state in the browser: no cookies, no local storage)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport=VIEWPORT)
     yield context
     context.close()
 
@@ -43,41 +27,10 @@ def context(browser):
 @pytest.fixture
 def page(context, ui):
     """The chat, on a new conversation (a page load brings back the latest saved one)."""
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(ui.url)
-    page.wait_for_selector("#question textarea")
+    page = open_chat(context, ui.url)
     new_conversation(page)
     yield page
     page.close()
-
-
-def new_conversation(page) -> None:
-    page.locator("#new-conversation").click()
-    page.wait_for_function(f"() => document.querySelectorAll('{BOT}').length === 0")
-
-
-def ask(page, question: str, n_answers: int) -> None:
-    box = page.locator("#question textarea")
-    box.fill(question)
-    box.press("Enter")
-    page.wait_for_function(
-        """([sel, n]) => { const b = document.querySelectorAll(sel);
-                          return b.length >= n && b[n - 1].innerText.trim().length > 0; }""",
-        arg=[BOT, n_answers])  # the first streamed text is shown
-    page.wait_for_selector("#sources-panel .cite, #sources-panel .abstained")
-
-
-def check_marks(page) -> int:
-    cites = page.locator("#sources-panel .cite")
-    for i in range(cites.count()):
-        cite = cites.nth(i)
-        source = cite.get_attribute("data-source")
-        start, end = int(cite.get_attribute("data-start")), int(cite.get_attribute("data-end"))
-        assert cite.locator("mark").inner_text() == source_text(source)[start:end]
-        head = cite.locator(".cite-head").inner_text()
-        assert f"[{cite.get_attribute('data-number')}]" in head and Path(source).name in head
-    return cites.count()
 
 
 def test_chat_streams_answer_with_highlighted_sources(page):
@@ -180,25 +133,18 @@ def test_switching_collection_answers_from_that_collection(context, ui):
     ui.rag.create_collection("harbours")
     try:
         ui.rag.collection("harbours").ingest([EVAL / "harbours-en" / "docs"])
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(ui.url)
-        page.wait_for_selector("#question textarea")
+        page = open_chat(context, ui.url)
         new_conversation(page)
-        page.locator("#collection input").click()
-        page.get_by_role("option", name="harbours").click()
+        pick_collection(page, "harbours")
         ask(page, pier, 1)
         assert check_marks(page) >= 1
-        cited = {Path(s).name for s in page.locator("#sources-panel .cite").evaluate_all(
-            "cites => cites.map(c => c.dataset.source)")}
-        assert cited == {"Port_Ellery.txt"}
+        assert cited_files(page) == {"Port_Ellery.txt"}
         page.get_by_role("tab", name="Documents").click()
         page.wait_for_function("() => document.querySelector('#documents')?.innerText.includes('Port_Ellery.txt')")
         assert "pourparlers" not in page.locator("#documents").inner_text()
 
         page.get_by_role("tab", name="Chat").click()
-        page.locator("#collection input").click()
-        page.get_by_role("option", name="default").click()
+        pick_collection(page, "default")
         page.wait_for_function(f"() => document.querySelectorAll('{BOT}').length === 0")  # a new conversation
         ask(page, pier, 1)
         assert page.locator("#sources-panel .abstained").count() == 1  # the default has no harbours

@@ -55,6 +55,7 @@ def test_a_conversation_over_rest(service):
     for body, status in (({"rating": "meh"}, 422), ({"rating": "up", "comment": "x" * 2001}, 422)):
         assert HTTP.put(f"{base}/turns/0/feedback", json=body).status_code == status
     assert HTTP.put(f"{base}/turns/5/feedback", json={"rating": "up"}).status_code == 404
+    assert [(t["turn"], t["rating"]) for t in HTTP.get(base).json()["turns"]] == [(0, None), (1, "down")]
     [stored] = [f for f in rag.conversations.feedback("local") if f.conversation == conversation["id"]]
     assert stored.answer["text"] == follow["text"]  # stored with the answer and its citations
     assert [c["quote"] for c in stored.answer["citations"]] == [c["quote"] for c in follow["citations"]]

@@ -117,4 +117,5 @@ def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str |
     rag.store  # loads the model and opens the index now: a broken setup fails before serving
     app = create_app(rag, api_key=keys, ui_auth=credentials, host=host,
                      cors_origins=rag.settings.cors_origins)
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    # a chat page holds a stream open: a stop waits for it 10 s at most, not until it is closed
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=10)

@@ -43,8 +43,8 @@ def create_conversation(body: schemas.NewConversation, rag: RAG = Depends(the_ra
 def get_conversation(conversation_id: str, request: Request, rag: RAG = Depends(the_rag),
                      user: str = Depends(the_user)):
     c = rag.conversations.get(user, conversation_id)
-    turns = [{"question": t.question, "answer": linked(t.answer, str(request.base_url), c.collection),
-              "created": t.created} for t in c.turns]
+    turns = [{"turn": t.number, "question": t.question, "created": t.created, "rating": t.rating,
+              "answer": linked(t.answer, str(request.base_url), c.collection)} for t in c.turns]
     return {**_summary(c), "turns": turns}
 
 

@@ -188,9 +188,11 @@ class ConversationSummary(BaseModel):
 
 
 class SavedTurn(BaseModel):
+    turn: int = Field(description="Its number, from 0: the {turn} of the feedback route.")
     question: str
     answer: LinkedAnswer = Field(description="The answer as it was given, its citations stored as data.")
     created: float
+    rating: Literal["up", "down"] | None = Field(description="Your rating of the answer, if you gave one.")
 
 
 class ConversationDetail(ConversationSummary):
