@@ -2,24 +2,22 @@
 
 Offsets index the extracted text (`LoadedDocument.text`): blocks (paragraphs, tables) are
 separated by a blank line; a table gives one line per row, cells separated by " | ". The zip is
-checked before parsing, so a zip bomb is refused without being unpacked; python-docx is imported
-on first use.
+checked before parsing (``archive.check_zip``), so a zip bomb is refused without being unpacked;
+python-docx is imported on first use.
 """
 
 from __future__ import annotations
 
-import zipfile
 from io import BytesIO
 from pathlib import Path
 
 from ingest.language import detect_language
+from ingest.loaders.archive import check_zip, not_a_zip
 from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
 from ingest.loaders.text import cap_title, first_line
 
-MAX_UNPACKED_BYTES = 200 << 20
-MAX_COMPRESSION_RATIO = 100
 CELL_SEPARATOR = " | "
-NOT_A_ZIP = "not a DOCX file (not a readable zip archive)"
+NOT_A_ZIP = not_a_zip("DOCX")
 CORRUPT = "corrupt or unsupported DOCX file"
 
 
@@ -29,7 +27,7 @@ def load_docx(path: Path) -> LoadedDocument:
     data = read_bytes(path)
     if not data:
         raise LoadError(path, "empty file")
-    _check_zip(path, data)
+    check_zip(path, data, "DOCX")
     from docx import Document
 
     try:
@@ -51,25 +49,6 @@ def load_docx(path: Path) -> LoadedDocument:
         pages=None,
         language=detect_language(text),
     )
-
-
-def _check_zip(path: Path, data: bytes) -> None:
-    """Refuse a file that is not a zip, or that would unpack too large (a zip bomb), judging by
-    the sizes its central directory declares (zipfile never unpacks more than declared)."""
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, NotImplementedError):
-        raise LoadError(path, NOT_A_ZIP) from None
-    unpacked = sum(member.file_size for member in members)
-    packed = sum(member.compress_size for member in members)
-    if unpacked > MAX_UNPACKED_BYTES:
-        size, limit = unpacked / (1 << 20), MAX_UNPACKED_BYTES >> 20
-        raise LoadError(path, f"unpacks to {size:.1f} MB, over the {limit} MB limit")
-    if unpacked > MAX_COMPRESSION_RATIO * max(packed, 1):
-        raise LoadError(
-            path, f"compression ratio over {MAX_COMPRESSION_RATIO}:1 (zip bomb?); not unpacked"
-        )
 
 
 def _block(item) -> tuple[str, bool]:

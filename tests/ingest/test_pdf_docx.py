@@ -13,6 +13,7 @@ from pypdf import PdfReader, PdfWriter
 
 from ingest.chunking import chunk_document
 from ingest.loaders import LoadError, load, supported_suffixes
+from ingest.loaders import archive as zip_limits
 from ingest.loaders import docx as docx_loader
 from ingest.loaders.pdf import CORRUPT, ENCRYPTED, NO_TEXT
 
@@ -299,7 +300,7 @@ def test_zip_bomb_is_refused_before_unpacking(tmp_path):
 
 
 def test_docx_over_the_unpacked_size_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(docx_loader, "MAX_UNPACKED_BYTES", 1 << 20)
+    monkeypatch.setattr(zip_limits, "MAX_UNPACKED_BYTES", 1 << 20)
     path = tmp_path / "big.docx"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("word/document.xml", os.urandom(3 << 18).hex())  # 1.5 MB, not a bomb

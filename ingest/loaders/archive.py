@@ -1,0 +1,37 @@
+"""The zip check of every zip-based format (.docx, .pptx, .xlsx, .odt, .epub): a file that is
+not a zip, or whose central directory declares more than MAX_UNPACKED_BYTES or a compression
+ratio over MAX_COMPRESSION_RATIO (a zip bomb), is refused before anything is unpacked
+(zipfile never unpacks more than a member declares)."""
+
+from __future__ import annotations
+
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+from ingest.loaders.base import LoadError
+
+MAX_UNPACKED_BYTES = 200 << 20
+MAX_COMPRESSION_RATIO = 100
+
+
+def not_a_zip(kind: str) -> str:
+    """The reason for a .``kind`` file that is no zip archive."""
+    return f"not a {kind} file (not a readable zip archive)"
+
+
+def check_zip(path: Path, data: bytes, kind: str) -> None:
+    """Refuse ``data`` (the bytes of ``path``, a ``kind`` file such as 'DOCX') unless it is a
+    zip that unpacks within the limits."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, NotImplementedError):
+        raise LoadError(path, not_a_zip(kind)) from None
+    unpacked = sum(member.file_size for member in members)
+    packed = sum(member.compress_size for member in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        size, limit = unpacked / (1 << 20), MAX_UNPACKED_BYTES >> 20
+        raise LoadError(path, f"unpacks to {size:.1f} MB, over the {limit} MB limit")
+    if unpacked > MAX_COMPRESSION_RATIO * max(packed, 1):
+        raise LoadError(path, f"compression ratio over {MAX_COMPRESSION_RATIO}:1 (zip bomb?); not unpacked")
