@@ -132,12 +132,13 @@ def chunk_document(
     Metadata: source, title, date, page, section (the Markdown heading the chunk starts under),
     start, end, chunk_index, doc_hash, language; keys whose
     value is None are left out (vector stores reject None), so read them with `.get()`.
-    Runs of MAX_WORD_CHARS or more characters without whitespace are left out; the text
-    between them is chunked as usual.
+    A chunk never spans two pages (so its page is that of every quote in it). Runs of
+    MAX_WORD_CHARS or more characters without whitespace are left out; the text between them
+    is chunked as usual.
     """
     spans = [
         (start + s, start + e)
-        for start, end in word_segments(doc.text)
+        for start, end in _page_segments(doc)
         for s, e in chunk_spans(
             doc.text[start:end],
             count_tokens=count_tokens,
@@ -170,6 +171,14 @@ def chunk_document(
             )
         )
     return documents
+
+
+def _page_segments(doc: LoadedDocument) -> list[Span]:
+    """The word segments of ``doc.text``, cut at page boundaries too: a chunk never spans two
+    pages, so the page of a chunk is the page of every quote taken from it."""
+    bounds = (bound for _, start, end in doc.pages or () for bound in (start, end))
+    cuts = sorted({0, len(doc.text), *(b for b in bounds if 0 < b < len(doc.text))})
+    return [(a + s, a + e) for a, b in zip(cuts, cuts[1:]) for s, e in word_segments(doc.text[a:b])]
 
 
 def word_segments(text: str) -> list[Span]:

@@ -285,6 +285,35 @@ def test_chunk_document_metadata():
         assert None not in chunk.metadata.values()
 
 
+def test_a_chunk_never_spans_two_pages():
+    pages = ["Le port de Brest accueille les navires. ", "La jetée fut bâtie en 1850. Elle mesure 300 m."]
+    text = "\n\n".join(pages)
+    doc = LoadedDocument("/abs/scan.pdf", text, None, None,
+                         ((1, 0, len(pages[0])), (2, len(pages[0]) + 2, len(text))), "fr")
+    chunks = chunk_document(doc, count_tokens=words, max_tokens=100, overlap_tokens=0,
+                            hard_max_tokens=100, doc_hash="h")  # all of it would fit in one
+    assert [(c.page_content, c.metadata["page"]) for c in chunks] == [
+        ("Le port de Brest accueille les navires.", 1), (pages[1], 2)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="ab .\n", min_size=1, max_size=40), min_size=1, max_size=5),
+       st.integers(min_value=2, max_value=12))
+def test_every_chunk_lies_within_one_page(page_texts, max_tokens):
+    text, pages = "", []
+    for number, page in enumerate(page_texts, 1):
+        text += "\n\n" if text else ""
+        pages.append((number, len(text), len(text) + len(page)))
+        text += page
+    doc = LoadedDocument("/abs/p.pdf", text, None, None, tuple(pages), "en")
+    for chunk in chunk_document(doc, count_tokens=words, max_tokens=max_tokens, overlap_tokens=0,
+                                hard_max_tokens=max_tokens, doc_hash="h"):
+        start, end = chunk.metadata["start"], chunk.metadata["end"]
+        assert text[start:end] == chunk.page_content
+        number, page_start, page_end = pages[chunk.metadata["page"] - 1]
+        assert page_start <= start and end <= page_end
+
+
 def test_chunk_document_without_pages_or_title():
     doc = LoadedDocument("/abs/a.txt", "Hello world.", None, "2021-12", None, "en")
     (chunk,) = chunk_document(
