@@ -5,7 +5,7 @@ SHARED ?= ../shared
 # The sample documents: the project's own guide, plus the shared news article when present.
 SAMPLES := rag/sample_docs $(wildcard $(SHARED)/corpus)
 
-.PHONY: install llm run test test-fast bench
+.PHONY: install ocr llm run test test-fast bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +16,18 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/rag models prepare
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed ocr
+
+# OCR of scanned PDFs and images: Debian's Tesseract with its French and English data, installed
+# where apt can; without it, scans are refused with a reason naming this fix. Under CI=true it
+# must be there (the OCR tests fail, not skip, without it).
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng
+ocr:
+	@command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx fra \
+		|| (command -v apt-get >/dev/null && { apt-get install -y -qq $(OCR_PACKAGES) >/dev/null \
+		     || { apt-get update -qq && apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; }; }) \
+		|| { [ "$$CI" != true ] || { echo "Tesseract could not be installed (CI=true)" >&2; exit 1; }; \
+		     echo "Tesseract could not be installed: scanned PDFs and images will be refused (docs/formats.md)"; }
 
 # llama.cpp for the 'llamacpp' backend and the LLM tests. PyPI has only its source, so it is built
 # once into WHEELS and reused. Not natively (-march=native): on this VM that build uses AMX

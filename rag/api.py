@@ -114,15 +114,9 @@ class RAG:
         return self._answerer
 
     def _indexer(self):
-        from .indexer import Indexer
+        from .factory import make_indexer
 
-        return Indexer(
-            self.store, self.embedder, chunk_tokens=self.settings.chunk_tokens,
-            overlap_tokens=self.settings.chunk_overlap_tokens,
-            include_hidden=self.settings.include_hidden,
-            max_file_bytes=int(self.settings.max_file_mb * 2**20),
-            max_pdf_pages=self.settings.max_pdf_pages or None,
-        )
+        return make_indexer(self.settings, self.store, self.embedder)
 
     @contextmanager
     def _write_lock(self):

@@ -90,6 +90,21 @@ def make_store(settings: Settings, client, embedder, *, create: bool = False):
     return store
 
 
+def make_indexer(settings: Settings, store, embedder):
+    """The indexer of ``store``, with the chunking, file and OCR limits of ``settings``."""
+    from ingest.loaders.ocr import Ocr
+
+    from .indexer import Indexer
+
+    return Indexer(
+        store, embedder, chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
+        include_hidden=settings.include_hidden, max_file_bytes=int(settings.max_file_mb * 2**20),
+        max_pdf_pages=settings.max_pdf_pages or None,
+        ocr=Ocr(languages=settings.ocr_languages, max_pages=settings.max_ocr_pages or None,
+                timeout_s=settings.ocr_timeout_s),
+    )
+
+
 def reset_store(settings: Settings, client) -> list[str]:
     """Empty the store of ``settings.collection`` (``ChunkStore.reset``); the sources it held."""
     from vectorstore.store import ChunkStore

@@ -19,6 +19,7 @@ from ingest import chunk_document, file_hash, iter_files, load_parts, plan_sync,
 from ingest import supported_suffixes  # noqa: F401  re-exported by rag for the UI's upload check
 from ingest.chunking import MAX_WORD_CHARS
 from ingest.loaders import LoadError
+from ingest.loaders.ocr import Ocr
 from vectorstore.embeddings import Embedder
 from vectorstore.records import Chunk, contextual_text
 from vectorstore.store import ChunkStore
@@ -105,7 +106,7 @@ class _Writer:
 class Indexer:
     def __init__(self, store: ChunkStore, embedder: Embedder, *, chunk_tokens: int, overlap_tokens: int,
                  include_hidden: bool = False, max_file_bytes: int | None = None,
-                 max_pdf_pages: int | None = None):
+                 max_pdf_pages: int | None = None, ocr: Ocr | None = None):
         self.store = store
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
@@ -113,6 +114,7 @@ class Indexer:
         self.include_hidden = include_hidden
         self.max_file_bytes = max_file_bytes
         self.max_pdf_pages = max_pdf_pages
+        self.ocr = ocr
 
     def ingest(self, paths: Iterable[str | Path], *, prune: bool = False,
                progress: Progress | None = None, include: Iterable[str] = (),
@@ -203,7 +205,7 @@ class Indexer:
         """Each part of the file with its chunks, numbered on from the version's chunk count;
         raises _Refused when the file cannot be loaded or chunked."""
         try:
-            for part in load_parts(version.source, max_pages=self.max_pdf_pages):
+            for part in load_parts(version.source, max_pages=self.max_pdf_pages, ocr=self.ocr):
                 yield part, self._chunk(part, version)
         except LoadError as exc:
             raise _Refused(exc.reason) from exc

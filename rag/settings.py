@@ -141,6 +141,22 @@ class Settings(BaseSettings):
         "tie up the CPU for a long time, costs only the count.",
     )
 
+    ocr_languages: str = Field(
+        "fra+eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="The languages Tesseract reads scanned PDFs and images in, as its `-l` "
+        "takes them ('fra+eng'; each needs its data package, e.g. tesseract-ocr-deu for 'deu').",
+    )
+    max_ocr_pages: int | None = Field(
+        200, ge=0,
+        description="Files with more scanned pages than this are refused before any is read "
+        "(OCR takes about a second a page and core); 0 or None: no limit.",
+    )
+    ocr_timeout_s: float = Field(
+        600.0, gt=0,
+        description="Seconds the OCR of one file may take, all its pages together; a file "
+        "that needs longer is refused with the reason.",
+    )
+
     api_key: SecretStr | None = Field(
         None,
         description="The key clients of `rag serve` send as `Authorization: Bearer KEY` on /api, "

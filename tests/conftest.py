@@ -47,9 +47,11 @@ def wait_until(condition: Callable[[], object], *, timeout: float = 60.0, what: 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """Run each test in tmp_path with RAG_* variables cleared, so nothing leaks between tests."""
+    """Run each test in tmp_path with RAG_* variables cleared, so nothing leaks between tests;
+    its OCR cache is its own."""
     for key in list(os.environ):
         if key.startswith("RAG_") and key != "RAG_MODEL_CACHE_DIR":
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("RAG_OCR_CACHE_DIR", str(tmp_path / "ocr-cache"))
     monkeypatch.chdir(tmp_path)
     yield

@@ -2,8 +2,10 @@
 
 A loader is a function `(path: Path) -> LoadedDocument` registered with `@register((".ext",))`.
 It must raise `LoadError` (never another exception) for files it cannot turn into text. A loader
-registered with `paged=True` also takes a keyword-only `max_pages: int | None` and refuses files
-with more pages before extracting them; `load` forwards its own `max_pages` to it only.
+registered with `options=(...)` also takes those of `load`'s keyword-only options: `max_pages:
+int | None` (refuse files with more pages before extracting them; `paged=True` is
+`options=("max_pages",)`) and `ocr: ingest.loaders.ocr.Ocr | None` (how scans are read; None:
+the defaults). `load` forwards to each loader only the options it takes.
 
 A type whose files can be large and read a piece at a time (plain text) also registers a parts
 loader with `@register_parts((".ext",))`: a function `(path: Path) -> Iterator[LoadedDocument]`
@@ -23,7 +25,7 @@ Loader = Callable[[Path], "LoadedDocument"]
 PartsLoader = Callable[[Path], Iterator["LoadedDocument"]]
 
 _LOADERS: dict[str, Loader] = {}
-_PAGED: set[Loader] = set()  # loaders that take `max_pages`
+_OPTIONS: dict[Loader, tuple[str, ...]] = {}  # the options of `load` each loader takes
 _PARTS: dict[str, PartsLoader] = {}
 
 
@@ -73,17 +75,17 @@ class LoadError(Exception):
         return self.reason
 
 
-def register(suffixes: tuple[str, ...], *, paged: bool = False) -> Callable[[Loader], Loader]:
+def register(suffixes: tuple[str, ...], *, paged: bool = False,
+             options: tuple[str, ...] = ()) -> Callable[[Loader], Loader]:
     """Decorator registering a loader for the given suffixes ('.txt', ...; case-insensitive);
-    `paged`: the loader takes the keyword-only `max_pages` of `load`."""
+    `options`: the keyword-only options of `load` it takes (`paged`: `max_pages`)."""
 
     def decorator(loader: Loader) -> Loader:
         for suffix in suffixes:
             if not suffix.startswith("."):
                 raise ValueError(f"suffix must start with '.': {suffix!r}")
             _LOADERS[suffix.lower()] = loader
-        if paged:
-            _PAGED.add(loader)
+        _OPTIONS[loader] = tuple(dict.fromkeys((*(("max_pages",) if paged else ()), *options)))
         return loader
 
     return decorator
@@ -111,27 +113,28 @@ def supported_suffixes() -> frozenset[str]:
     return frozenset(_LOADERS)
 
 
-def load(path: str | Path, *, max_pages: int | None = None) -> LoadedDocument:
+def load(path: str | Path, *, max_pages: int | None = None, ocr=None) -> LoadedDocument:
     """Load `path` with the loader registered for its suffix; raises LoadError. `max_pages`
-    (None: no limit) refuses paged documents (PDF) with more pages; other types ignore it."""
+    (None: no limit) refuses paged documents (PDF) with more pages; `ocr` (an
+    ``ingest.loaders.ocr.Ocr``; None: its defaults) says how scans are read. A type ignores
+    the options it has no use for."""
     resolved = Path(path).expanduser().resolve()
     suffix = resolved.suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
         raise LoadError(resolved, unsupported_reason(suffix))
-    if loader in _PAGED:
-        return loader(resolved, max_pages=max_pages)
-    return loader(resolved)
+    given = {"max_pages": max_pages, "ocr": ocr}
+    return loader(resolved, **{name: given[name] for name in _OPTIONS.get(loader, ())})
 
 
-def load_parts(path: str | Path, *, max_pages: int | None = None) -> Iterator[LoadedDocument]:
+def load_parts(path: str | Path, *, max_pages: int | None = None, ocr=None) -> Iterator[LoadedDocument]:
     """The document as consecutive parts: ``"".join(p.text for p in parts)`` is ``load(path).text``
     and each part's `offset` is where its text starts in it. Most types come whole, as one part;
     large text files come a few MB at a time. Raises LoadError, possibly after some parts."""
     resolved = Path(path).expanduser().resolve()
     parts = _PARTS.get(resolved.suffix.lower())
     if parts is None:
-        yield load(resolved, max_pages=max_pages)
+        yield load(resolved, max_pages=max_pages, ocr=ocr)
     else:
         yield from parts(resolved)
 

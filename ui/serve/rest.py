@@ -80,7 +80,7 @@ def document_routes(prefix: str, the_rag: Callable[..., RAG], tags: list[str]) -
         return documents(rag)
 
     @router.post("/documents", response_model=schemas.Report, summary="Upload and index files")
-    def upload(files: list[UploadFile] = File(description="Files (.txt, .md, .html, .pdf, .docx)"),
+    def upload(files: list[UploadFile] = File(description="Files of the types docs/formats.md lists"),
                rag: RAG = Depends(the_rag)):
         """Each file is saved under a sanitised name in the collection's uploads folder (never
         outside it) and indexed; a file of the same name replaces the earlier upload. Files refused
