@@ -132,13 +132,14 @@ def chunk_document(
     Metadata: source, title, date, page, section (the Markdown heading the chunk starts under),
     start, end, chunk_index, doc_hash, language; keys whose
     value is None are left out (vector stores reject None), so read them with `.get()`.
-    A chunk never spans two pages (so its page is that of every quote in it). Runs of
+    A chunk never spans two pages or two sections (so its page and section are those of every
+    quote in it). Runs of
     MAX_WORD_CHARS or more characters without whitespace are left out; the text between them
     is chunked as usual.
     """
     spans = [
         (start + s, start + e)
-        for start, end in _page_segments(doc)
+        for start, end in _located_segments(doc)
         for s, e in chunk_spans(
             doc.text[start:end],
             count_tokens=count_tokens,
@@ -173,10 +174,11 @@ def chunk_document(
     return documents
 
 
-def _page_segments(doc: LoadedDocument) -> list[Span]:
-    """The word segments of ``doc.text``, cut at page boundaries too: a chunk never spans two
-    pages, so the page of a chunk is the page of every quote taken from it."""
-    bounds = (bound for _, start, end in doc.pages or () for bound in (start, end))
+def _located_segments(doc: LoadedDocument) -> list[Span]:
+    """The word segments of ``doc.text``, cut where a page or a section starts or ends: a chunk
+    never spans two, so the page and section of a chunk are those of every quote taken from it."""
+    bounds = [*(bound for _, start, end in doc.pages or () for bound in (start, end)),
+              *(start for start, _ in doc.sections)]
     cuts = sorted({0, len(doc.text), *(b for b in bounds if 0 < b < len(doc.text))})
     return [(a + s, a + e) for a, b in zip(cuts, cuts[1:]) for s, e in word_segments(doc.text[a:b])]
 

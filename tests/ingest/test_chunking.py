@@ -296,6 +296,16 @@ def test_a_chunk_never_spans_two_pages():
         ("Le port de Brest accueille les navires.", 1), (pages[1], 2)]
 
 
+def test_a_chunk_never_spans_two_sections():
+    text = "row 2: Port: Brest | Quay: 4\n\nrow 2: Light: Kermorvan | Height: 20 m"
+    doc = LoadedDocument("/abs/ports.xlsx", text, None, None, None, "en",
+                         sections=((0, "Harbours"), (text.index("row 2: Light"), "Lighthouses")))
+    chunks = chunk_document(doc, count_tokens=words, max_tokens=100, overlap_tokens=0,
+                            hard_max_tokens=100, doc_hash="h")
+    assert [(c.page_content, c.metadata["section"]) for c in chunks] == [
+        ("row 2: Port: Brest | Quay: 4", "Harbours"), ("row 2: Light: Kermorvan | Height: 20 m", "Lighthouses")]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(alphabet="ab .\n", min_size=1, max_size=40), min_size=1, max_size=5),
        st.integers(min_value=2, max_value=12))
