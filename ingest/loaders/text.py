@@ -67,12 +67,12 @@ def load_text_parts(path: Path) -> Iterator[LoadedDocument]:
         yield load_text(path)
         return
     try:
-        encoding = stream_encoding(lambda: _blocks(path))
+        encoding, errors = stream_encoding(lambda: _blocks(path))
     except ValueError as error:
         raise LoadError(path, str(error)) from None
     markdown = path.suffix.lower() == ".md"
     offset, head, in_fence, heading = 0, None, False, None
-    for text in _parts(decode_blocks(_blocks(path), encoding)):
+    for text in _parts(decode_blocks(_blocks(path), encoding, errors=errors)):
         if head is None:
             head, language = _head(text, markdown), detect_language(text)
         sections: tuple[tuple[int, str], ...] = ()

@@ -2,6 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from ingest.loaders import LoadedDocument, LoadError, load, register, supported_suffixes
 from ingest.loaders.base import _LOADERS
 
@@ -76,6 +79,38 @@ def test_header_after_utf8_bom(tmp_path):
     doc = load(write(tmp_path / "bom.txt", b"\xef\xbb\xbfdate 2021-12 Titre\nCorps."))
     assert doc.text.startswith("\ufeffdate")  # decoded with 'utf-8': the BOM is kept
     assert (doc.date, doc.title) == ("2021-12", "Titre")
+
+
+WIDE = ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "utf-8-sig"]
+
+
+@pytest.mark.parametrize("encoding", WIDE)
+def test_utf16_and_utf32_with_or_without_a_mark_are_decoded_as_what_they_are(tmp_path, encoding):
+    content = "date 2024-03 Le phare de l’île\nL’été à Noël, « œuvre » née à Brest, 5 €.\n"
+    doc = load(write(tmp_path / "note.txt", content.encode(encoding)))
+    assert doc.text.removeprefix("\ufeff") == content  # a mark, when there is one, stays as U+FEFF
+    assert (doc.date, doc.title, doc.language) == ("2024-03", "Le phare de l’île", "fr")
+    plain = load(write(tmp_path / "plain.md", "L’été à Noël.\n".encode(encoding)))
+    assert plain.title == "L’été à Noël."  # a byte-order mark is never part of a title
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(st.sampled_from("abcXYZ éèàçôÉ’«»€œ.,;:!?0123456789 \n"), min_size=2, max_size=300),
+       encoding=st.sampled_from(WIDE))
+def test_any_text_in_a_wide_encoding_comes_back(tmp_path, text, encoding):
+    if not text.strip():
+        return
+    data = text.encode(encoding)
+    path = write(tmp_path / "any.txt", data)
+    if encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be") and sum(c in "’€œ" for c in text) * 10 > len(text):
+        return  # without a mark, text is recognised by Latin letters' NUL bytes: not mostly symbols
+    assert load(path).text.removeprefix("\ufeff") == text
+
+
+def test_a_few_damaged_bytes_in_utf8_give_replacement_characters_not_mojibake(tmp_path):
+    good = "L’été à Noël, le garçon a mangé une crème brûlée.\n".encode()
+    doc = load(write(tmp_path / "damaged.txt", good + b"Un octet ab\xe9m\xe9.\n" + good))
+    assert doc.text == good.decode() + "Un octet ab\ufffdm\ufffd.\n" + good.decode()
 
 
 def test_markdown_title_is_first_heading(tmp_path):

@@ -38,7 +38,9 @@ def test_a_file_under_a_part_is_one_part_as_load_reads_it(tmp_path):
     assert list(load_parts(note)) == [load(note)]
 
 
-@pytest.mark.parametrize("encoding, newline", [("utf-8", "\n"), ("utf-8-sig", "\r\n"), ("cp1252", "\r\n")])
+@pytest.mark.parametrize("encoding, newline", [
+    ("utf-8", "\n"), ("utf-8-sig", "\r\n"), ("cp1252", "\r\n"), ("utf-16", "\n"), ("utf-16-be", "\r\n"),
+    ("utf-32", "\n"), ("utf-32-le", "\n")])
 def test_parts_join_into_the_whole_text(tmp_path, small_parts, encoding, newline):
     lines = ["date 2024-03-01 Le grand article", *(f"{i}. {FRENCH}" for i in range(60))]
     path = tmp_path / "article.txt"
@@ -72,12 +74,20 @@ def test_a_late_nul_byte_makes_the_file_binary_before_any_part(tmp_path, small_p
         next(load_parts(path))
 
 
-def test_one_invalid_utf8_byte_late_in_the_file_makes_it_cp1252_throughout(tmp_path, small_parts):
+def test_a_few_damaged_bytes_late_in_a_utf8_file_keep_it_utf8_throughout(tmp_path, small_parts):
     path = tmp_path / "mixed.txt"
     data = (FRENCH + "\n").encode() * 50 + "café crème\n".encode("cp1252")
     path.write_bytes(data)
     parts = parts_of(path)
-    assert "".join(p.text for p in parts) == load(path).text == data.decode("cp1252")
+    assert "".join(p.text for p in parts) == load(path).text == data.decode("utf-8", "replace")
+    assert load(path).text.count("\ufffd") == 2 and "é" in load(path).text  # no mojibake of the rest
+
+
+def test_a_cp1252_file_with_one_utf8_looking_pair_stays_cp1252(tmp_path, small_parts):
+    path = tmp_path / "legacy.txt"
+    data = "Le café, la crème et l’été à Noël.\n".encode("cp1252") * 40 + "Ã©\n".encode("cp1252")
+    path.write_bytes(data)
+    assert "".join(p.text for p in parts_of(path)) == load(path).text == data.decode("cp1252")
 
 
 def test_a_long_line_without_breaks_is_cut_at_spaces(tmp_path, small_parts):
