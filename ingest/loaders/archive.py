@@ -16,8 +16,9 @@ MAX_COMPRESSION_RATIO = 100
 
 
 def not_a_zip(kind: str) -> str:
-    """The reason for a .``kind`` file that is no zip archive."""
-    return f"not a {kind} file (not a readable zip archive)"
+    """The reason for a ``kind`` file ('DOCX', 'ODT'...) that is no zip archive."""
+    article = "an" if kind[:1] in "AEIOUX" else "a"  # as the letters are read: an ODT, an XLSX
+    return f"not {article} {kind} file (not a readable zip archive)"
 
 
 def check_zip(path: Path, data: bytes, kind: str) -> None:

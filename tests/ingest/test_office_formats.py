@@ -60,7 +60,8 @@ def test_the_suffixes_are_registered_and_import_stays_light():
 @pytest.mark.parametrize("kind", sorted(LOADERS))
 def test_not_a_zip_and_empty_files(tmp_path, kind):
     fake = write(tmp_path / f"fake.{kind}", "Du texte, pas une archive.".encode())
-    assert reason(fake) == f"not a {kind.upper()} file (not a readable zip archive)"
+    article = {"pptx": "a", "odt": "an", "epub": "an"}[kind]
+    assert reason(fake) == f"not {article} {kind.upper()} file (not a readable zip archive)"
     assert reason(fake) == LOADERS[kind].NOT_A_ZIP
     assert reason(write(tmp_path / f"empty.{kind}", b"")) == "empty file"
 

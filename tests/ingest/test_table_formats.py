@@ -175,7 +175,7 @@ def test_xlsx_refusals(tmp_path):
     (tmp_path / "empty.xlsx").write_bytes(b"")
     assert reason(tmp_path / "empty.xlsx") == "empty file"
     (tmp_path / "text.xlsx").write_text("City,Population\nLyon,522000\n")
-    assert reason(tmp_path / "text.xlsx") == "not a XLSX file (not a readable zip archive)"
+    assert reason(tmp_path / "text.xlsx") == "not an XLSX file (not a readable zip archive)"
     (tmp_path / "old.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
     assert reason(tmp_path / "old.xlsx") == OLE == (
         "encrypted (password-protected) or legacy .xls workbook; save it as .xlsx"

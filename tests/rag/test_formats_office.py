@@ -89,7 +89,7 @@ def office_docs(tmp_path) -> dict[str, Path]:
     }
 
 
-SECTIONS = {"odt": {"Millbrook Observatory"}, "epub": {"La quiche", "La tarte aux mirabelles"}}
+SECTIONS = {"odt": "Millbrook Observatory", "epub": "La tarte aux mirabelles"}
 QUESTIONS = {
     "pptx": ("En quelle année le phare de Kerbrat a-t-il été allumé ?", "1869"),
     "odt": ("Who built the great telescope of the Millbrook observatory?", "Clara Voss"),
@@ -114,5 +114,5 @@ def test_each_format_is_ingested_and_cited_exactly(make_rag, office_docs):
         assert holding and all(c.source == docs[kind].source for c in holding), kind
         if kind == "pptx":
             assert {c.page for c in holding} == {FACT_SLIDE}
-        else:  # a chunk's section is the heading or chapter it starts under
-            assert {c.section for c in holding} <= SECTIONS[kind], kind
+        else:  # the heading or chapter the quote is under (a chunk never spans two)
+            assert {c.section for c in holding} == {SECTIONS[kind]}, kind
