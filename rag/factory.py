@@ -94,6 +94,7 @@ def make_indexer(settings: Settings, store, embedder):
     """The indexer of ``store``, with the chunking, file and OCR limits of ``settings``."""
     from ingest.loaders.ocr import Ocr
 
+    from .attachments import Attachments
     from .indexer import Indexer
 
     return Indexer(
@@ -102,6 +103,7 @@ def make_indexer(settings: Settings, store, embedder):
         max_pdf_pages=settings.max_pdf_pages or None,
         ocr=Ocr(languages=settings.ocr_languages, max_pages=settings.max_ocr_pages or None,
                 timeout_s=settings.ocr_timeout_s),
+        attachments=Attachments(home(settings.data_dir, settings.collection) / "attachments"),
     )
 
 

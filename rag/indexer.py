@@ -24,6 +24,8 @@ from vectorstore.embeddings import Embedder
 from vectorstore.records import Chunk, contextual_text
 from vectorstore.store import ChunkStore
 
+from .attachments import Attachments
+
 if TYPE_CHECKING:
     from langchain_core.documents import Document
 
@@ -106,7 +108,8 @@ class _Writer:
 class Indexer:
     def __init__(self, store: ChunkStore, embedder: Embedder, *, chunk_tokens: int, overlap_tokens: int,
                  include_hidden: bool = False, max_file_bytes: int | None = None,
-                 max_pdf_pages: int | None = None, ocr: Ocr | None = None):
+                 max_pdf_pages: int | None = None, ocr: Ocr | None = None,
+                 attachments: Attachments | None = None):
         self.store = store
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
@@ -115,6 +118,7 @@ class Indexer:
         self.max_file_bytes = max_file_bytes
         self.max_pdf_pages = max_pdf_pages
         self.ocr = ocr
+        self.attachments = attachments  # where a mail's attachments are kept; None: not indexed
 
     def ingest(self, paths: Iterable[str | Path], *, prune: bool = False,
                progress: Progress | None = None, include: Iterable[str] = (),
@@ -128,6 +132,8 @@ class Indexer:
             paths, include_hidden=self.include_hidden, include=include, exclude=exclude
         )
         report.failed.extend(problems)
+        if self.attachments is not None:  # indexed with their mail, never on their own
+            files = [f for f in files if not self.attachments.holds(f)]
         stored = {s: d.doc_hash for s, d in self.store.documents().items()}
         on_disk: dict[str, str] = {}
         for path in files:
@@ -151,34 +157,58 @@ class Indexer:
         todo = [(s, True) for s in plan.add] + [(s, False) for s in plan.update]
         writer = _Writer(self.store, self.embedder, report)
         for done, (source, new) in enumerate(todo, 1):
-            version = _Version(source, on_disk[source], new)
-            writer.begin(version)
-            has_text = False
-            try:  # errors of the store and the model, in writer.add, are not the file's
-                for part, chunks in self._chunked(version):
-                    has_text = has_text or bool(part.text.strip())
-                    writer.add(version, chunks)
-                    if progress and part.offset:  # a large file, read in parts: say how far
-                        read = (part.offset + len(part.text)) / 1e6
-                        progress(done - 1, len(todo), f"{source}, {read:.0f}M characters in")
-            except _Refused as refused:
-                writer.drop(version)
-                report.failed.append((source, refused.reason))
-                continue
-            if not version.chunks:
-                writer.drop(version)
-                report.failed.append((source, "no text to index" if not has_text else
-                                      f"no words to index, only runs of {MAX_WORD_CHARS}+ "
-                                      "characters without a space (encoded data?)"))
-                continue
-            writer.finish(version)
+            attached = self._index(writer, _Version(source, on_disk[source], new), report,
+                                   lambda what, done=done: progress and progress(done - 1, len(todo), what))
             if progress:
                 progress(done, len(todo), source)
+            if self.attachments is not None and (attached or self.attachments.folder(source).exists()):
+                report.removed.extend(self._drop_attachments(source))  # those of its last version
+                for path in self.attachments.write(source, attached):
+                    self._index(writer, _Version(str(path), file_hash(path), True), report, lambda what: None)
         writer.flush()
         for source in plan.remove:
             self.store.remove(source)
             report.removed.append(source)
+            report.removed.extend(self._drop_attachments(source))
         return report
+
+    def _index(self, writer: _Writer, version: _Version, report: IngestReport,
+               reading: Callable[[str], object]) -> tuple[tuple[str, bytes], ...]:
+        """Load, chunk and queue one file's version (committed with the writer's next flush);
+        a refused file goes to the report. Returns the attachments its loader found."""
+        writer.begin(version)
+        has_text, attached = False, ()
+        try:  # errors of the store and the model, in writer.add, are not the file's
+            for part, chunks in self._chunked(version):
+                has_text, attached = has_text or bool(part.text.strip()), attached + part.attachments
+                writer.add(version, chunks)
+                if part.offset:  # a large file, read in parts: say how far
+                    reading(f"{version.source}, {(part.offset + len(part.text)) / 1e6:.0f}M characters in")
+        except _Refused as refused:
+            writer.drop(version)
+            report.failed.append((version.source, refused.reason))
+            return ()
+        if not version.chunks:
+            writer.drop(version)
+            report.failed.append((version.source, "no text to index" if not has_text else
+                                  f"no words to index, only runs of {MAX_WORD_CHARS}+ "
+                                  "characters without a space (encoded data?)"))
+            return ()
+        writer.finish(version)
+        return attached
+
+    def _drop_attachments(self, source: str) -> list[str]:
+        """Forget the attachments stored for ``source`` (a mail), their documents and files;
+        the documents removed."""
+        if self.attachments is None or not self.attachments.folder(source).exists():
+            return []
+        folder, removed = self.attachments.folder(source), []
+        for stored in sorted(self.store.documents()):
+            if folder in Path(stored).parents:
+                self.store.remove(stored)
+                removed.append(stored)
+        self.attachments.clear(source)
+        return removed
 
     def remove(self, paths: Iterable[str | Path]) -> list[str]:
         """Remove documents by path; a folder removes every document under it."""
@@ -187,9 +217,10 @@ class Indexer:
         for raw in paths:
             target = Path(raw).expanduser().resolve()
             for source in sorted(stored):
-                if Path(source) == target or target in Path(source).parents:
+                if (Path(source) == target or target in Path(source).parents) and source not in removed:
                     self.store.remove(source)
                     removed.append(source)
+                    removed.extend(self._drop_attachments(source))
         return removed
 
     def _hard_max(self, title: str | None) -> int:

@@ -19,7 +19,7 @@ from ingest.loaders.base import (
 # Importing a loader module registers its loaders.
 from ingest.loaders import docx, html, pdf, text  # noqa: F401  isort: skip
 from ingest.loaders import epub, odt, pptx  # noqa: F401  isort: skip
-from ingest.loaders import image  # noqa: F401  isort: skip
+from ingest.loaders import eml, image  # noqa: F401  isort: skip
 from ingest.loaders import delimited, xlsx  # noqa: F401  isort: skip
 
 __all__ = [

@@ -43,6 +43,9 @@ class LoadedDocument:
     # Where `text` starts in the document's whole text: 0 but for the parts of `load_parts`,
     # whose `text`, `pages` and `sections` offsets are the part's own.
     offset: int = 0
+    # Files the document carries (a mail's attachments) as (file name, bytes): the indexer
+    # stores and indexes each as a document of its own.
+    attachments: tuple[tuple[str, bytes], ...] = ()
 
 
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
