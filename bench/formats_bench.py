@@ -4,7 +4,7 @@ The text: the first ``--docs`` passages of the PIAF dev set (../shared/eval/piaf
 French Wikipedia; default 40, about 40,000 words), one paragraph each. It is written once as
 each format by that format's own library: .txt; .docx (a paragraph each); .odt (a paragraph
 each); .epub (a chapter of 5 paragraphs each); .pptx (a slide a paragraph); .xlsx and .csv (a row
-a paragraph, columns `n` and `text`); .html (a <p> each). Each file is ingested alone into a
+a paragraph, columns `n` and `text`); .html (a <p> each); .eml (the body). Each file is ingested alone into a
 fresh data dir by ``RAG.ingest`` (load, chunk, embed, store), ``--runs`` times (default 3; the
 median), and loaded alone (``ingest.loaders.load``: the extraction only). Printed per format:
 seconds to ingest, to load, words per second ingested, and each against the .txt (ratio).
@@ -113,7 +113,16 @@ def write_csv(path: Path, paras: list[str]) -> None:
 
 
 WRITERS = {".txt": write_txt, ".html": write_html, ".docx": write_docx, ".odt": write_odt, ".epub": write_epub,
-           ".pptx": write_pptx, ".xlsx": write_xlsx, ".csv": write_csv}
+           ".pptx": write_pptx, ".xlsx": write_xlsx, ".csv": write_csv, ".eml": write_eml}
+
+
+def write_eml(path: Path, paras: list[str]) -> None:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Subject"], message["From"], message["Date"] = "PIAF", "bench@example.org", "Tue, 14 Mar 2023 09:30:00 +0100"
+    message.set_content("\n\n".join(paras))
+    path.write_bytes(bytes(message))
 
 
 def median_seconds(work, runs: int) -> float:
