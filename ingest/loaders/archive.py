@@ -1,5 +1,5 @@
-"""The zip check of every zip-based format (.docx, .pptx, .xlsx, .odt, .epub): a file that is
-not a zip, or whose central directory declares more than MAX_UNPACKED_BYTES or a compression
+"""The zip check of every zip-based format (.docx, .pptx, .xlsx, .odt, .epub): an Office file
+that is encrypted or in the pre-2007 format (an OLE compound file), a file that is not a zip, or whose central directory declares more than MAX_UNPACKED_BYTES or a compression
 ratio over MAX_COMPRESSION_RATIO (a zip bomb), is refused before anything is unpacked
 (zipfile never unpacks more than a member declares)."""
 
@@ -13,6 +13,14 @@ from ingest.loaders.base import LoadError
 
 MAX_UNPACKED_BYTES = 200 << 20
 MAX_COMPRESSION_RATIO = 100
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""What an Office file saved with a password (or in the format before 2007) starts with."""
+LEGACY = {"DOCX": ".doc document", "PPTX": ".ppt presentation", "XLSX": ".xls workbook"}
+
+
+def encrypted_or_legacy(kind: str) -> str:
+    """The reason for an Office ``kind`` file that is an OLE compound file, not a zip."""
+    return f"encrypted (password-protected) or legacy {LEGACY[kind]}; save it as .{kind.lower()}"
 
 
 def not_a_zip(kind: str) -> str:
@@ -24,6 +32,8 @@ def not_a_zip(kind: str) -> str:
 def check_zip(path: Path, data: bytes, kind: str) -> None:
     """Refuse ``data`` (the bytes of ``path``, a ``kind`` file such as 'DOCX') unless it is a
     zip that unpacks within the limits."""
+    if kind in LEGACY and data.startswith(OLE_SIGNATURE):
+        raise LoadError(path, encrypted_or_legacy(kind))
     try:
         with zipfile.ZipFile(BytesIO(data)) as archive:
             members = archive.infolist()

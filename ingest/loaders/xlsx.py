@@ -9,8 +9,8 @@ result (a formula never calculated, as in a file written by a script, is an empt
 YYYY-MM-DD (with the time when not midnight), numbers to 15 significant digits (3.0 is '3',
 0.1 + 0.2 is '0.3'), booleans as TRUE/FALSE.
 
-The file is checked before parsing: an OLE file (an encrypted workbook or a legacy .xls) is
-refused by its signature, the zip by ``archive.check_zip`` (so a zip bomb is never unpacked),
+The file is checked before parsing by ``archive.check_zip``: an OLE file (an encrypted workbook
+or a legacy .xls) is refused by its signature, the zip (so a zip bomb is never unpacked),
 and a workbook whose sheets declare more than ``delimited.MAX_CELLS`` cells before any row is
 read; the declared size is then ignored and the cells actually read are counted against the same
 limit. openpyxl is imported on first use.
@@ -24,12 +24,11 @@ from pathlib import Path
 
 from ingest.language import detect_language
 from ingest.loaders import delimited
-from ingest.loaders.archive import check_zip
+from ingest.loaders.archive import check_zip, encrypted_or_legacy
 from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
 from ingest.loaders.text import cap_title
 
-OLE_SIGNATURE = b"\xd0\xcf\x11\xe0"
-OLE = "encrypted (password-protected) or legacy .xls workbook; save it as .xlsx"
+OLE = encrypted_or_legacy("XLSX")
 CORRUPT = "corrupt or unsupported XLSX file"
 SHEET_SEPARATOR = "\n\n"
 
@@ -41,8 +40,6 @@ def load_xlsx(path: Path) -> LoadedDocument:
     data = read_bytes(path)
     if not data:
         raise LoadError(path, "empty file")
-    if data.startswith(OLE_SIGNATURE):
-        raise LoadError(path, OLE)
     check_zip(path, data, "XLSX")
     from openpyxl import load_workbook
 

@@ -278,6 +278,12 @@ def test_docx_without_text(tmp_path):
     assert reason(save(docx.Document(), tmp_path / "blank.docx")) == "no text content"
 
 
+@pytest.mark.parametrize("suffix, legacy", [(".docx", ".doc document"), (".pptx", ".ppt presentation")])
+def test_an_encrypted_or_legacy_office_file_is_refused_naming_the_fix(tmp_path, suffix, legacy):
+    path = write(tmp_path / f"secret{suffix}", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))  # an OLE file
+    assert reason(path) == f"encrypted (password-protected) or legacy {legacy}; save it as {suffix}"
+
+
 def test_docx_that_is_not_a_zip(tmp_path):
     assert reason(write(tmp_path / "fake.docx", b"Plain text pretending.")) == docx_loader.NOT_A_ZIP
     assert reason(write(tmp_path / "empty.docx", b"")) == "empty file"
