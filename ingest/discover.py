@@ -93,6 +93,25 @@ def selected(path: Path, include: list[str], exclude: list[str]) -> bool:
     return (not include or matches(path, include)) and not matches(path, exclude)
 
 
+def walk_takes(
+    root: str | Path, path: str | Path, *, is_dir: bool = False, include_hidden: bool = False,
+    include: Iterable[str] = (), exclude: Iterable[str] = (),
+) -> bool:
+    """Whether `iter_files([root], ...)` would take `path`, which need not exist (any more): a
+    file at or below `root` of a supported type, with no hidden name below `root` unless
+    `include_hidden`, that the globs select; with `is_dir`, a folder below `root` that the walk
+    would enter (not hidden, not excluded). Absolute paths, as `iter_files` returns them."""
+    root, path = Path(root), Path(path)
+    if path != root and root not in path.parents:
+        return False
+    below = path.parts[len(root.parts):]
+    if not include_hidden and any(name.startswith(".") for name in below):
+        return False
+    if is_dir:
+        return path != root and not matches(path, exclude)
+    return path.suffix.lower() in supported_suffixes() and selected(path, list(include), list(exclude))
+
+
 def content_hash(data: bytes) -> str:
     """SHA-256 hex digest of `data`."""
     return hashlib.sha256(data).hexdigest()
