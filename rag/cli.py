@@ -139,6 +139,14 @@ def _register(commands: Commands) -> None:
 
     c = commands.add("sync", sync, "re-index changed documents and remove those whose files are gone")
     glob_options(c)
+    c = commands.add("watch", watch, "keep the index in step with files and folders: sync them, then "
+                     "index new and changed files and remove deleted ones as they happen (Ctrl-C stops)")
+    c.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    glob_options(c)
+    c.add_argument("--quiet-seconds", type=seconds, default=1.0, metavar="S",
+                   help="the debounce: a file is acted on once it has had no change for S seconds "
+                        "(default 1.0) and its size and modification time held still between two "
+                        "looks, so a file being copied or saved waits, and a burst of files is one update")
     commands.add("reindex", reindex, "rebuild the whole index (after changing the model or chunking)")
     commands.add("repair", repair, "drop chunks of interrupted writes; re-sync the keyword index")
     c = commands.add("doctor", doctor, "check the index (Chroma and keyword index agree, chunks "
@@ -174,6 +182,17 @@ def question_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--date-to", metavar="YYYY[-MM[-DD]]", help="only documents up to this date")
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds, at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0, got {text!r}")
+    return value
+
+
 def glob_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--include", action="append", default=[], metavar="GLOB",
                    help="only files matching GLOB (repeatable): '*.md', 'reports', '2021/*.txt' are "
@@ -192,6 +211,21 @@ def ingest(rag, args) -> int:
 
 def sync(rag, args) -> int:
     print_report(rag.sync(progress=progress("sync"), include=args.include, exclude=args.exclude))
+    return 0
+
+
+def watch(rag, args) -> int:
+    from .watch import Watcher
+
+    watcher = Watcher(rag, args.paths, include=args.include, exclude=args.exclude,
+                      quiet_s=args.quiet_seconds, progress=progress("sync"),
+                      on_batch=lambda line, report: print(line, flush=True)).start()
+    print(f"watching {', '.join(map(str, watcher.roots))} (Ctrl-C stops)", flush=True)
+    try:
+        watcher.join()
+    except KeyboardInterrupt:  # a second Ctrl-C, while an update finishes, quits at once (130)
+        print("stopping once the update in progress, if any, is done", file=sys.stderr, flush=True)
+        watcher.stop()
     return 0
 
 
