@@ -39,12 +39,15 @@ def register(commands) -> None:
                         "the user whose conversations it reaches")
     c.add_argument("--auth", metavar="USER:PASSWORD|@FILE",
                    help="require a login for the chat UI (default: RAG_UI_AUTH if set)")
+    c.add_argument("--watch", action="append", default=[], metavar="PATH",
+                   help="keep the index in step with this folder or file while serving, as `rag "
+                        "watch PATH` does (repeatable)")
 
 
 def serve(rag, args) -> int:
     from .serve.app import serve
 
-    serve(rag, host=args.host, port=args.port, api_key=args.api_key, auth=args.auth)
+    serve(rag, host=args.host, port=args.port, api_key=args.api_key, auth=args.auth, watch=args.watch)
     return 0
 
 

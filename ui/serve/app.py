@@ -102,12 +102,16 @@ class _UIMount(Mount):
 
 
 def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str | None = None,
-          auth=None) -> None:
+          auth=None, watch: list | None = None) -> None:
     """Serve the app with uvicorn until interrupted. ``api_key``: a key or ``@FILE`` (lines
     ``user:key``, or a key alone; default: the ``api_key`` setting); ``auth``: the UI login as ``rag ui`` takes it (default:
-    ``RAG_UI_AUTH``). Refuses a non-loopback ``host`` with neither."""
+    ``RAG_UI_AUTH``). Refuses a non-loopback ``host`` with neither. ``watch``: folders or files
+    whose changes are indexed while serving (``rag.watch.Watcher``, in a background thread)."""
+    import logging
+
     import uvicorn
 
+    from rag.watch import Watcher
     from ui.auth import resolve_auth
 
     setting = rag.settings.api_key.get_secret_value() if rag.settings.api_key else None
@@ -115,7 +119,17 @@ def serve(rag: RAG, host: str = "127.0.0.1", port: int = 8000, *, api_key: str |
     credentials = resolve_auth(auth)
     check_exposure(host, keys, bool(credentials))
     rag.store  # loads the model and opens the index now: a broken setup fails before serving
+    server_log = logging.getLogger("uvicorn.error")
+    watcher = Watcher(rag, watch, on_batch=lambda line, _: server_log.info("watch: %s", line)) if watch else None
     app = create_app(rag, api_key=keys, ui_auth=credentials, host=host,
                      cors_origins=rag.settings.cors_origins)
     # a chat page holds a stream open: a stop waits for it 10 s at most, not until it is closed
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=10)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False,
+                            timeout_graceful_shutdown=10)  # sets up the log the watcher writes to
+    if watcher:
+        watcher.start()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if watcher:
+            watcher.stop(timeout=10)  # an update still running then is cut; the next write repairs it
