@@ -70,12 +70,12 @@ def test_ingest_uploaded_file_then_it_is_in_sources(client, ui, tmp_path):
     doc.write_text("date 2024-05-02 Penguin field notes\n\nEmperor penguins huddle together "
                    "to survive the Antarctic winter, taking turns on the windy edge.\n",
                    encoding="utf-8")
-    bad = tmp_path / "notes.odt"
-    bad.write_bytes(b"PK\x03\x04")
+    bad = tmp_path / "notes.rtf"
+    bad.write_bytes(b"{\\rtf1 not read}")
     report = client.predict([handle_file(str(doc)), handle_file(str(bad))], api_name="/ingest")
     saved = ui.data_dir.resolve() / "uploads" / "penguins.md"
     assert report["added"] == [str(saved)]
-    assert [f["file"] for f in report["failed"]] == ["notes.odt"]
+    assert [f["file"] for f in report["failed"]] == ["notes.rtf"]
     assert "unsupported file type" in report["failed"][0]["reason"]
     assert saved.read_bytes() == doc.read_bytes()
     sources = {d["source"]: d for d in client.predict(api_name="/sources")}
