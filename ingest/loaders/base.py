@@ -19,8 +19,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
+Label = TypeVar("Label")
 Loader = Callable[[Path], "LoadedDocument"]
 PartsLoader = Callable[[Path], Iterator["LoadedDocument"]]
 
@@ -64,6 +65,22 @@ def calendar_date(text: str) -> str | None:
     except ValueError:
         return None
     return text
+
+
+BLOCK_SEPARATOR = "\n\n"
+
+
+def join_spans(pieces: Iterable[tuple[Label, str]]) -> tuple[str, list[tuple[Label, int, int]]]:
+    """The texts of ``(label, text)`` pieces joined by BLOCK_SEPARATOR, and each piece's
+    ``(label, start, end)`` in the joined text: how a loader builds ``pages`` (label: the page
+    number) or ``sections`` (label: the heading, or None) as it joins pages, slides, blocks or
+    chapters."""
+    texts, spans, start = [], [], 0
+    for label, text in pieces:
+        texts.append(text)
+        spans.append((label, start, start + len(text)))
+        start += len(text) + len(BLOCK_SEPARATOR)
+    return BLOCK_SEPARATOR.join(texts), spans
 
 
 class LoadError(Exception):

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from ingest.language import detect_language
 from ingest.loaders.archive import check_zip, not_a_zip
-from ingest.loaders.base import LoadedDocument, LoadError, calendar_date, read_bytes, register
+from ingest.loaders.base import LoadedDocument, LoadError, calendar_date, join_spans, read_bytes, register
 from ingest.loaders.html import extract_blocks
 from ingest.loaders.text import cap_title, first_line
 
@@ -49,13 +49,8 @@ def load_epub(path: Path) -> LoadedDocument:
     if _encrypted(path, data):
         raise LoadError(path, DRM)
     chapters, metadata = _extract(path, data)
-    parts, sections, start = [], [], 0
-    for chapter, heading in chapters:
-        if heading:
-            sections.append((start, heading))
-        parts.append(chapter)
-        start += len(chapter) + 2
-    text = "\n\n".join(parts)
+    text, spans = join_spans((heading, chapter) for chapter, heading in chapters)
+    sections = [(start, heading) for heading, start, _ in spans if heading]
     if not text:
         raise LoadError(path, "no text content")
     title, date, language = metadata

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.language import detect_language
-from ingest.loaders.base import LoadedDocument, LoadError, register
+from ingest.loaders.base import LoadedDocument, LoadError, join_spans, register
 from ingest.loaders.ocr import Ocr, missing_reason, read_pages, tesseract
-from ingest.loaders.pdf import PAGE_SEPARATOR, too_many_pages
+from ingest.loaders.pdf import too_many_pages
 from ingest.loaders.text import first_line
 
 UNREADABLE = "not an image Pillow can read (corrupt or unsupported)"
@@ -27,11 +27,7 @@ def load_image(path: Path, *, max_pages: int | None = None, ocr: Ocr | None = No
         raise LoadError(path, missing_reason("an image"))
     frames = _frames(path, max_pages)
     texts = read_pages(path, [lambda n=n: _frame(path, n) for n in range(frames)], ocr or Ocr())
-    pages, start = [], 0
-    for number, text in enumerate(texts, 1):
-        pages.append((number, start, start + len(text)))
-        start += len(text) + len(PAGE_SEPARATOR)
-    text = PAGE_SEPARATOR.join(texts)
+    text, pages = join_spans(enumerate(texts, 1))
     if not text.strip():
         raise LoadError(path, "no text found by OCR")
     return LoadedDocument(source=str(path), text=text, title=first_line(text), date=None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ingest.language import detect_language
 from ingest.loaders.archive import check_zip, not_a_zip
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
+from ingest.loaders.base import LoadedDocument, LoadError, join_spans, read_bytes, register
 from ingest.loaders.text import cap_title, first_line
 
 CELL_SEPARATOR = " | "
@@ -57,14 +57,9 @@ def load_odt(path: Path) -> LoadedDocument:
         meta_title = _meta_title(document.meta)
     except Exception:  # malformed packages make odfpy raise many exception types
         raise LoadError(path, CORRUPT) from None
-    parts, sections, start = [], [], 0
-    for block, is_heading in blocks:
-        if block:
-            if is_heading:
-                sections.append((start, " ".join(block.split())))
-            parts.append(block)
-            start += len(block) + 2
-    text = "\n\n".join(parts)
+    text, spans = join_spans((" ".join(block.split()) if is_heading else None, block)
+                             for block, is_heading in blocks if block)
+    sections = [(start, heading) for heading, start, _ in spans if heading]
     if not text:
         raise LoadError(path, "no text content")
     title = meta_title or (sections[0][1] if sections else None)

@@ -16,11 +16,10 @@ from io import BytesIO
 from pathlib import Path
 
 from ingest.language import detect_language
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
+from ingest.loaders.base import LoadedDocument, LoadError, join_spans, read_bytes, register
 from ingest.loaders.ocr import Ocr, missing_reason, read_pages, tesseract
 from ingest.loaders.text import cap_title, first_line
 
-PAGE_SEPARATOR = "\n\n"
 ENCRYPTED = "encrypted PDF"
 NO_TEXT = "no extractable text"
 NO_OCR = missing_reason("no extractable text: a scanned PDF")
@@ -45,12 +44,7 @@ def load_pdf(path: Path, *, max_pages: int | None = None, ocr: Ocr | None = None
     if scans and tesseract() is not None:
         for n, read in zip(scans, read_pages(path, _renderers(path, data, scans), ocr or Ocr())):
             texts[n] = read
-    pages = []
-    start = 0
-    for number, page_text in enumerate(texts, 1):
-        pages.append((number, start, start + len(page_text)))
-        start += len(page_text) + len(PAGE_SEPARATOR)
-    text = PAGE_SEPARATOR.join(texts)
+    text, pages = join_spans(enumerate(texts, 1))
     if not text.strip():
         raise LoadError(path, NO_TEXT)
     return LoadedDocument(

@@ -16,12 +16,11 @@ from pathlib import Path
 
 from ingest.language import detect_language
 from ingest.loaders.archive import check_zip, not_a_zip
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
+from ingest.loaders.base import LoadedDocument, LoadError, join_spans, read_bytes, register
 from ingest.loaders.pdf import too_many_pages
 from ingest.loaders.text import cap_title, first_line
 
 CELL_SEPARATOR = " | "
-SLIDE_SEPARATOR = "\n\n"
 NOT_A_ZIP = not_a_zip("PPTX")
 CORRUPT = "corrupt or unsupported PPTX file"
 
@@ -35,13 +34,7 @@ def load_pptx(path: Path, *, max_pages: int | None = None) -> LoadedDocument:
         raise LoadError(path, "empty file")
     check_zip(path, data, "PPTX")
     slides, title = _extract(path, data, max_pages)
-    texts, pages, start = [], [], 0
-    for number, slide_text in enumerate(slides, 1):
-        if slide_text:
-            pages.append((number, start, start + len(slide_text)))
-            texts.append(slide_text)
-            start += len(slide_text) + len(SLIDE_SEPARATOR)
-    text = SLIDE_SEPARATOR.join(texts)
+    text, pages = join_spans((number, slide) for number, slide in enumerate(slides, 1) if slide)
     if not text:
         raise LoadError(path, "no text content")
     return LoadedDocument(
