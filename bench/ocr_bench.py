@@ -37,9 +37,9 @@ from pathlib import Path
 
 from ingest.loaders import load
 from ingest.loaders.ocr import DEFAULT_LANGUAGES, Ocr, clean, read_pages, tesseract
+from tests.ingest.scans import page_image, word_accuracy  # the scans and the measure the OCR tests use
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "piaf-fr-dev" / "docs"
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 LINES, WIDTH = 30, 60
 
 
@@ -50,24 +50,7 @@ def page_texts(count: int) -> list[str]:
 
 
 def render(text: str):
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(FONT, 36)
-    image = Image.new("L", (1700, 2200), 255)
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(text.splitlines()):
-        draw.text((120, 120 + i * 62), line, font=font, fill=0)
-    return image
-
-
-def word_accuracy(read: str, expected: str) -> float:
-    a, b = expected.split(), read.split()
-    row = [0] * (len(b) + 1)
-    for word in a:
-        prev = 0
-        for j, other in enumerate(b, 1):
-            prev, row[j] = row[j], prev + 1 if word == other else max(row[j], row[j - 1])
-    return row[-1] / max(len(a), 1)
+    return page_image(text.splitlines())
 
 
 def ours(images) -> list[str]:

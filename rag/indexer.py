@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,7 @@ class _Version:
     doc_hash: str
     new: bool
     chunks: int = 0
+    date: str | None = None  # the date of a document that has none of its own (a mail's, for its attachments)
 
 
 class _Writer:
@@ -157,14 +158,15 @@ class Indexer:
         todo = [(s, True) for s in plan.add] + [(s, False) for s in plan.update]
         writer = _Writer(self.store, self.embedder, report)
         for done, (source, new) in enumerate(todo, 1):
-            attached = self._index(writer, _Version(source, on_disk[source], new), report,
-                                   lambda what, done=done: progress and progress(done - 1, len(todo), what))
+            attached, date = self._index(writer, _Version(source, on_disk[source], new), report,
+                                         lambda what, done=done: progress and progress(done - 1, len(todo), what))
             if progress:
                 progress(done, len(todo), source)
             if self.attachments is not None and (attached or self.attachments.folder(source).exists()):
                 report.removed.extend(self._drop_attachments(source))  # those of its last version
                 for path in self.attachments.write(source, attached):
-                    self._index(writer, _Version(str(path), file_hash(path), True), report, lambda what: None)
+                    self._index(writer, _Version(str(path), file_hash(path), True, date=date), report,
+                                lambda what: None)
         writer.flush()
         for source in plan.remove:
             self.store.remove(source)
@@ -173,29 +175,31 @@ class Indexer:
         return report
 
     def _index(self, writer: _Writer, version: _Version, report: IngestReport,
-               reading: Callable[[str], object]) -> tuple[tuple[str, bytes], ...]:
+               reading: Callable[[str], object]) -> tuple[tuple[tuple[str, bytes], ...], str | None]:
         """Load, chunk and queue one file's version (committed with the writer's next flush);
-        a refused file goes to the report. Returns the attachments its loader found."""
+        a refused file goes to the report. Returns the attachments its loader found, and the
+        document's date (theirs when they have none)."""
         writer.begin(version)
-        has_text, attached = False, ()
+        has_text, attached, date = False, (), None
         try:  # errors of the store and the model, in writer.add, are not the file's
             for part, chunks in self._chunked(version):
                 has_text, attached = has_text or bool(part.text.strip()), attached + part.attachments
+                date = part.date
                 writer.add(version, chunks)
                 if part.offset:  # a large file, read in parts: say how far
                     reading(f"{version.source}, {(part.offset + len(part.text)) / 1e6:.0f}M characters in")
         except _Refused as refused:
             writer.drop(version)
             report.failed.append((version.source, refused.reason))
-            return ()
+            return (), None
         if not version.chunks:
             writer.drop(version)
             report.failed.append((version.source, "no text to index" if not has_text else
                                   f"no words to index, only runs of {MAX_WORD_CHARS}+ "
                                   "characters without a space (encoded data?)"))
-            return ()
+            return (), None
         writer.finish(version)
-        return attached
+        return attached, date
 
     def _drop_attachments(self, source: str) -> list[str]:
         """Forget the attachments stored for ``source`` (a mail), their documents and files;
@@ -244,6 +248,8 @@ class Indexer:
             raise _Refused(f"{type(exc).__name__}: {exc}") from exc
 
     def _chunk(self, part: LoadedDocument, version: _Version) -> list[Chunk]:
+        if part.date is None and version.date is not None:
+            part = replace(part, date=version.date)
         hard_max = self._hard_max(part.title)
         # a model with a smaller window than chunk_tokens: chunks fill the window, and the
         # overlap shrinks in proportion

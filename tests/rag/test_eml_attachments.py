@@ -28,6 +28,7 @@ def test_a_mail_and_each_attachment_are_cited_as_documents_of_their_own(make_rag
 
     answer = rag.ask("Combien de tonnes soulève la nouvelle grue du quai sud ?")
     assert answer.citations[0].source == crane and "quarante tonnes" in answer.citations[0].quote
+    assert answer.citations[0].date == "2023-03-14"  # an attachment without a date of its own: the mail's
     assert rag.document_text(crane, answer.citations[0].start, answer.citations[0].end) == answer.citations[0].quote
     meeting = rag.ask("Où aura lieu la réunion jeudi ?")
     assert meeting.citations[0].source == str(eml)
