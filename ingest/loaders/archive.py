@@ -9,7 +9,7 @@ import zipfile
 from io import BytesIO
 from pathlib import Path
 
-from ingest.loaders.base import LoadError
+from ingest.loaders.base import LoadError, read_bytes
 
 MAX_UNPACKED_BYTES = 200 << 20
 MAX_COMPRESSION_RATIO = 100
@@ -46,3 +46,13 @@ def check_zip(path: Path, data: bytes, kind: str) -> None:
         raise LoadError(path, f"unpacks to {size:.1f} MB, over the {limit} MB limit")
     if unpacked > MAX_COMPRESSION_RATIO * max(packed, 1):
         raise LoadError(path, f"compression ratio over {MAX_COMPRESSION_RATIO}:1 (zip bomb?); not unpacked")
+
+
+def read_zip(path: Path, kind: str) -> bytes:
+    """The bytes of ``path``, a ``kind`` file, refused (LoadError) when empty or when
+    ``check_zip`` refuses them: how every zip-based loader starts."""
+    data = read_bytes(path)
+    if not data:
+        raise LoadError(path, "empty file")
+    check_zip(path, data, kind)
+    return data

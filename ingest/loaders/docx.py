@@ -2,7 +2,7 @@
 
 Offsets index the extracted text (`LoadedDocument.text`): blocks (paragraphs, tables) are
 separated by a blank line; a table gives one line per row, cells separated by " | ". The zip is
-checked before parsing (``archive.check_zip``), so a zip bomb is refused without being unpacked;
+checked before parsing (``archive.read_zip``), so a zip bomb is refused without being unpacked;
 python-docx is imported on first use.
 """
 
@@ -12,8 +12,8 @@ from io import BytesIO
 from pathlib import Path
 
 from ingest.language import detect_language
-from ingest.loaders.archive import check_zip, not_a_zip
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
+from ingest.loaders.archive import not_a_zip, read_zip
+from ingest.loaders.base import LoadedDocument, LoadError, register
 from ingest.loaders.text import cap_title, first_line
 
 CELL_SEPARATOR = " | "
@@ -24,10 +24,7 @@ CORRUPT = "corrupt or unsupported DOCX file"
 @register((".docx",))
 def load_docx(path: Path) -> LoadedDocument:
     """Load a Word document; raises LoadError for unreadable, corrupt, oversized or empty files."""
-    data = read_bytes(path)
-    if not data:
-        raise LoadError(path, "empty file")
-    check_zip(path, data, "DOCX")
+    data = read_zip(path, "DOCX")
     from docx import Document
 
     try:

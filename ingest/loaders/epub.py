@@ -5,7 +5,7 @@ text blocks as in the HTML loader (``html.extract_blocks``; script, style and na
 an EPUB 3 navigation document in the spine adds nothing), blocks and chapters are separated by
 a blank line, and `sections` gives each chapter's start with its title (its first heading, else
 its entry in the table of contents). Title, date and language come from the package's Dublin
-Core metadata. The zip is checked before parsing (``archive.check_zip``) and an EPUB whose
+Core metadata. The zip is checked before parsing (``archive.read_zip``) and an EPUB whose
 META-INF/encryption.xml encrypts more than fonts (DRM) is refused unread; ebooklib is imported
 on first use and its warnings are silenced.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from ingest.language import detect_language
-from ingest.loaders.archive import check_zip, not_a_zip
-from ingest.loaders.base import LoadedDocument, LoadError, calendar_date, join_spans, read_bytes, register
+from ingest.loaders.archive import not_a_zip, read_zip
+from ingest.loaders.base import LoadedDocument, LoadError, calendar_date, join_spans, register
 from ingest.loaders.html import extract_blocks
 from ingest.loaders.text import cap_title, first_line
 
@@ -42,10 +42,7 @@ _DATE = re.compile(r"(\d{4}(?:-\d{2}(?:-\d{2})?)?)(?:T[0-9:.]+(?:Z|[+-]\d{2}:?\d
 def load_epub(path: Path) -> LoadedDocument:
     """Load an e-book; raises LoadError for unreadable, corrupt, oversized, DRM-encrypted or
     text-less files."""
-    data = read_bytes(path)
-    if not data:
-        raise LoadError(path, "empty file")
-    check_zip(path, data, "EPUB")
+    data = read_zip(path, "EPUB")
     if _encrypted(path, data):
         raise LoadError(path, DRM)
     chapters, metadata = _extract(path, data)

@@ -7,7 +7,7 @@ text. Whitespace follows ODF: runs of spaces and newlines in the XML are one spa
 <text:tab> and <text:line-break> give spaces, a tab and a line break. A footnote's or a text
 frame's paragraphs become blocks right after the paragraph that holds them; tracked changes,
 comments and generated indexes (the table of contents) are left out. The zip is checked before
-parsing (``archive.check_zip``); odfpy is imported on first use.
+parsing (``archive.read_zip``); odfpy is imported on first use.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from io import BytesIO
 from pathlib import Path
 
 from ingest.language import detect_language
-from ingest.loaders.archive import check_zip, not_a_zip
-from ingest.loaders.base import LoadedDocument, LoadError, join_spans, read_bytes, register
+from ingest.loaders.archive import not_a_zip, read_zip
+from ingest.loaders.base import LoadedDocument, LoadError, join_spans, register
 from ingest.loaders.text import cap_title, first_line
 
 CELL_SEPARATOR = " | "
@@ -45,10 +45,7 @@ Block = tuple[str, bool]  # (text, is a heading)
 def load_odt(path: Path) -> LoadedDocument:
     """Load an OpenDocument text; raises LoadError for unreadable, corrupt, oversized or empty
     files."""
-    data = read_bytes(path)
-    if not data:
-        raise LoadError(path, "empty file")
-    check_zip(path, data, "ODT")
+    data = read_zip(path, "ODT")
     from odf.opendocument import load
 
     try:

@@ -5,7 +5,7 @@ a group's shapes in that order within the group), then its speaker notes, one bl
 separated by a blank line: a text frame gives its non-empty lines, a table one line per row with
 cells separated by " | ". Slides are joined by a blank line and `pages` gives each slide's span
 of `LoadedDocument.text`, numbered from 1; a slide without text is left out but keeps its
-number. The zip is checked before parsing (``archive.check_zip``), the slides are counted
+number. The zip is checked before parsing (``archive.read_zip``), the slides are counted
 against `max_pages` before any text is read, and python-pptx is imported on first use.
 """
 
@@ -15,8 +15,8 @@ from io import BytesIO
 from pathlib import Path
 
 from ingest.language import detect_language
-from ingest.loaders.archive import check_zip, not_a_zip
-from ingest.loaders.base import LoadedDocument, LoadError, join_spans, read_bytes, register
+from ingest.loaders.archive import not_a_zip, read_zip
+from ingest.loaders.base import LoadedDocument, LoadError, join_spans, register
 from ingest.loaders.pdf import too_many_pages
 from ingest.loaders.text import cap_title, first_line
 
@@ -29,10 +29,7 @@ CORRUPT = "corrupt or unsupported PPTX file"
 def load_pptx(path: Path, *, max_pages: int | None = None) -> LoadedDocument:
     """Load a PowerPoint deck; raises LoadError for unreadable, corrupt, oversized or text-less
     files and for decks with more than `max_pages` slides (None: no limit)."""
-    data = read_bytes(path)
-    if not data:
-        raise LoadError(path, "empty file")
-    check_zip(path, data, "PPTX")
+    data = read_zip(path, "PPTX")
     slides, title = _extract(path, data, max_pages)
     text, pages = join_spans((number, slide) for number, slide in enumerate(slides, 1) if slide)
     if not text:

@@ -9,7 +9,7 @@ result (a formula never calculated, as in a file written by a script, is an empt
 YYYY-MM-DD (with the time when not midnight), numbers to 15 significant digits (3.0 is '3',
 0.1 + 0.2 is '0.3'), booleans as TRUE/FALSE.
 
-The file is checked before parsing by ``archive.check_zip``: an OLE file (an encrypted workbook
+The file is checked before parsing by ``archive.read_zip``: an OLE file (an encrypted workbook
 or a legacy .xls) is refused by its signature, the zip (so a zip bomb is never unpacked),
 and a workbook whose sheets declare more than ``delimited.MAX_CELLS`` cells before any row is
 read; the declared size is then ignored and the cells actually read are counted against the same
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from ingest.language import detect_language
 from ingest.loaders import delimited
-from ingest.loaders.archive import check_zip, encrypted_or_legacy
-from ingest.loaders.base import LoadedDocument, LoadError, read_bytes, register
+from ingest.loaders.archive import encrypted_or_legacy, read_zip
+from ingest.loaders.base import LoadedDocument, LoadError, register
 from ingest.loaders.text import cap_title
 
 OLE = encrypted_or_legacy("XLSX")
@@ -37,10 +37,7 @@ SHEET_SEPARATOR = "\n\n"
 def load_xlsx(path: Path) -> LoadedDocument:
     """Load an Excel workbook; raises LoadError for unreadable, encrypted, corrupt, oversized or
     empty files."""
-    data = read_bytes(path)
-    if not data:
-        raise LoadError(path, "empty file")
-    check_zip(path, data, "XLSX")
+    data = read_zip(path, "XLSX")
     from openpyxl import load_workbook
 
     try:
