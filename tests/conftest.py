@@ -55,3 +55,15 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_OCR_CACHE_DIR", str(tmp_path / "ocr-cache"))
     monkeypatch.chdir(tmp_path)
     yield
+
+
+@pytest.fixture
+def site():
+    """A web server on 127.0.0.1 serving the pages a test puts there (tests/site.py)."""
+    from tests.site import Site
+
+    served = Site()
+    served.thread.start()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
