@@ -158,28 +158,34 @@ class RAG:
     # -- documents -------------------------------------------------------------------------
     def ingest(self, paths: str | Path | Iterable[str | Path], *, prune: bool = False,
                progress: Progress | None = None, include: Iterable[str] | None = None,
-               exclude: Iterable[str] | None = None) -> IngestReport:
+               exclude: Iterable[str] | None = None, on_behalf: bool = False) -> IngestReport:
         """Add new files, re-index changed ones, skip unchanged ones; with ``prune``, also drop
         documents under ``paths`` whose files are gone. Bad files land in ``report.failed``.
         ``include``/``exclude``: globs that select files (``*.md``, ``drafts``, ``2021/*.txt``:
-        matched name by name against the end of each file's path or of a folder holding it)."""
+        matched name by name against the end of each file's path or of a folder holding it).
+        An http(s) URL among ``paths`` is a web page, fetched (again) and indexed with the URL as
+        its source; ``on_behalf``: the URLs come from a server's user, and are fetched only from
+        the hosts of ``url_allow`` (none by default)."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        hosts = tuple(self.settings.url_allow) if on_behalf else None
         with self._writing():
-            return self._indexer().ingest(paths, prune=prune, progress=progress,
+            return self._indexer().ingest(paths, prune=prune, progress=progress, hosts=hosts,
                                           include=include or (), exclude=exclude or ())
 
     def sync(self, *, progress: Progress | None = None, include: Iterable[str] | None = None,
              exclude: Iterable[str] | None = None) -> IngestReport:
-        """Re-check every known document: re-index changed files, remove those that are gone.
+        """Re-check every known document: re-index changed files, remove those that are gone,
+        fetch web pages again (a page that cannot be fetched now keeps its indexed version).
         With ``include``/``exclude`` (as in ``ingest``), only the documents they select."""
         from ingest.discover import selected
+        from ingest.web import is_url
 
         with self._writing():
             indexer = self._indexer()
             include, exclude = list(include or ()), list(exclude or ())
             sources = [s for s in self.store.documents() if selected(Path(s), include, exclude)]
-            report = indexer.ingest([s for s in sources if Path(s).exists()], progress=progress)
-            gone = [s for s in sources if not Path(s).exists()]
+            report = indexer.ingest([s for s in sources if is_url(s) or Path(s).exists()], progress=progress)
+            gone = [s for s in sources if not is_url(s) and not Path(s).exists()]
             report.removed.extend(indexer.remove(gone))
             return report
 
@@ -191,10 +197,16 @@ class RAG:
 
     def document_text(self, source: str | Path, start: int = 0, end: int | None = None) -> str:
         """The extracted text that ``source``'s citations index, or its ``[start:end]`` slice (see
-        ``rag.document_text``), so a quote can be checked:
-        ``rag.document_text(c.source, c.start, c.end) == c.quote``."""
+        ``rag.document_text``; for a web page, its copy kept in the collection), so a quote can
+        be checked: ``rag.document_text(c.source, c.start, c.end) == c.quote``."""
+        from ingest.web import is_url
+
         from .indexer import document_text
 
+        if is_url(source):
+            from .factory import make_webpages
+
+            return make_webpages(self.settings).document(str(source)).text[start:end]
         return document_text(source, start, end)
 
     def sources(self) -> list[StoredDocument]:
@@ -203,14 +215,17 @@ class RAG:
 
     def reindex(self, *, progress: Progress | None = None) -> IngestReport:
         """Rebuild the index from the documents' files with the current model and chunking."""
+        from ingest.web import is_url
+
         from .factory import make_store, reset_store
 
         with self._writing(recover=False):  # everything is rebuilt anyway
             self.close()
             sources = reset_store(self.settings, self._chroma())
             self._store = make_store(self.settings, self._chroma(), self.embedder, create=True)
-            report = self._indexer().ingest([s for s in sources if Path(s).exists()], progress=progress)
-            report.failed.extend((s, "file no longer exists") for s in sources if not Path(s).exists())
+            kept = [s for s in sources if is_url(s) or Path(s).exists()]
+            report = self._indexer().ingest(kept, progress=progress, fetch=False)  # pages: their copies
+            report.failed.extend((s, "file no longer exists") for s in sources if s not in kept)
             return report
 
     def repair(self) -> tuple[int, int]:

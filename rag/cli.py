@@ -117,8 +117,9 @@ def _chosen(args) -> dict:
 def _register(commands: Commands) -> None:
     from . import cli_workspace as workspace
 
-    c = commands.add("ingest", ingest, "index files and folders (.txt .md .html .pdf .docx), recursively")
-    c.add_argument("paths", nargs="+", type=Path)
+    c = commands.add("ingest", ingest, "index files and folders, recursively (docs/formats.md lists the "
+                     "types), and web pages by their http(s) URL")
+    c.add_argument("paths", nargs="+", type=path_or_url, metavar="PATH_OR_URL")
     c.add_argument("--prune", action="store_true",
                    help="also remove indexed documents under these paths whose files are gone")
     c.add_argument("--strict", action="store_true", help="exit with status 1 if any file failed")
@@ -134,10 +135,11 @@ def _register(commands: Commands) -> None:
     c = commands.add("sources", sources, "list indexed documents with title, date and chunk count")
     c.add_argument("--json", action="store_true")
 
-    c = commands.add("remove", remove, "remove documents (a folder removes all under it)")
-    c.add_argument("paths", nargs="+", type=Path)
+    c = commands.add("remove", remove, "remove documents (a folder removes all under it; a web page by its URL)")
+    c.add_argument("paths", nargs="+", type=path_or_url, metavar="PATH_OR_URL")
 
-    c = commands.add("sync", sync, "re-index changed documents and remove those whose files are gone")
+    c = commands.add("sync", sync, "re-index changed documents, remove those whose files are gone, "
+                     "fetch web pages again (a changed page is replaced)")
     glob_options(c)
     c = commands.add("watch", watch, "keep the index in step with files and folders: sync them, then "
                      "index new and changed files and remove deleted ones as they happen (Ctrl-C stops)")
@@ -176,8 +178,8 @@ def _register(commands: Commands) -> None:
 
 def question_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("-k", type=positive_int, help="passages to retrieve (default: setting k)")
-    c.add_argument("--source", action="append", default=[], metavar="PATH",
-                   help="only use this document (repeatable)")
+    c.add_argument("--source", action="append", default=[], metavar="PATH_OR_URL",
+                   help="only use this document, a file or a web page's URL (repeatable)")
     c.add_argument("--date-from", metavar="YYYY[-MM[-DD]]", help="only documents from this date")
     c.add_argument("--date-to", metavar="YYYY[-MM[-DD]]", help="only documents up to this date")
 
@@ -191,6 +193,13 @@ def seconds(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0, got {text!r}")
     return value
+
+
+def path_or_url(text: str) -> Path | str:
+    """A file or folder, or a web page's URL (written ``scheme://…``) as it is."""
+    from ingest.web import is_url
+
+    return text if is_url(text) else Path(text)
 
 
 def glob_options(c: argparse.ArgumentParser) -> None:
@@ -347,5 +356,6 @@ def settings(args) -> int:
 def question_filters(args):
     from rag import Filters
 
-    return Filters(sources=[str(p.expanduser().resolve()) for p in map(Path, args.source)],
+    sources = map(path_or_url, args.source)
+    return Filters(sources=[p if isinstance(p, str) else str(p.expanduser().resolve()) for p in sources],
                    date_from=args.date_from, date_to=args.date_to)

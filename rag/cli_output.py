@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+
+from .types import source_name
 
 
 def progress(label: str):
@@ -17,7 +18,7 @@ def progress(label: str):
             bar = tqdm(total=total, desc=label, unit="file", file=sys.stderr, leave=False,
                        disable=None)
         bar.n = done
-        bar.set_postfix_str(Path(what).name[-40:], refresh=False)
+        bar.set_postfix_str(source_name(what)[-40:], refresh=False)
         bar.refresh()
         if done == total:
             bar.close()
@@ -51,6 +52,6 @@ def print_answer(answer) -> None:
     for c in answer.citations:
         where = f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
         where += f" § {c.section}" if c.section else ""
-        print(f"[{c.number}] {c.title or Path(c.source).name}" + (f" ({c.date})" if c.date else ""))
+        print(f"[{c.number}] {c.title or source_name(c.source)}" + (f" ({c.date})" if c.date else ""))
         print(f"    {where}")
         print(f"    « {c.quote} »")

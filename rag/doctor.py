@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ingest import file_hash, load_parts
 from ingest.loaders import LoadError
+from ingest.web import is_url
 
 if TYPE_CHECKING:
     from vectorstore.store import ChunkStore
@@ -49,14 +49,14 @@ def examine(store: ChunkStore, indexer: Indexer, *, repair: bool,
             interrupted: bool = False) -> DoctorReport:
     """Check ``store``; with ``repair``, fix it, re-indexing documents with ``indexer``, then
     check again what was repaired."""
-    health, broken, notes, problems = _check(store)
+    health, broken, notes, problems = _check(store, indexer)
     report = DoctorReport(problems=problems + ([INTERRUPTED] if interrupted else []), notes=notes)
     if not repair or not report.problems:
         report.remaining = list(report.problems)
         return report
     keep = {}
     for source, hashes in sorted(health.versions.items()):
-        current = _current_hash(source)
+        current = indexer.version(source)
         if current in hashes:
             keep[source] = current
             report.repaired.append(f"{source}: dropped {len(hashes) - 1} older version(s)")
@@ -64,18 +64,18 @@ def examine(store: ChunkStore, indexer: Indexer, *, repair: bool,
     if removed or resynced:
         report.repaired.append(f"dropped {removed} chunks of incomplete or superseded versions; "
                                f"re-synced {resynced} keyword entries")
-    loadable = [s for s in broken if _loads(s)]
+    loadable = [s for s in broken if _loads(indexer, s)]
     if loadable:
         indexer.remove(loadable)
-        result = indexer.ingest(loadable)
+        result = indexer.ingest(loadable, fetch=False)
         report.repaired += [f"{s}: re-indexed from its file" for s in result.added]
         report.remaining += [f"{s}: removed, and could not be re-indexed: {why}"
                              for s, why in result.failed]
-    report.remaining = _check(store, offsets_of=set(loadable))[3] + report.remaining
+    report.remaining = _check(store, indexer, offsets_of=set(loadable))[3] + report.remaining
     return report
 
 
-def _check(store: ChunkStore, offsets_of: set[str] | None = None):
+def _check(store: ChunkStore, indexer: Indexer, offsets_of: set[str] | None = None):
     """(the store's ``Health``, sources to re-index, notes, problem lines); the offsets are
     checked for the documents ``offsets_of`` (all when None)."""
     health = store.check()
@@ -85,7 +85,7 @@ def _check(store: ChunkStore, offsets_of: set[str] | None = None):
         if source in health.versions or source in health.incomplete:
             continue
         if offsets_of is None or source in offsets_of:
-            problem, note = _check_offsets(store, source, doc.doc_hash)
+            problem, note = _check_offsets(store, indexer, source, doc.doc_hash)
             if problem:
                 broken.append(source)
                 problems.append(problem)
@@ -93,18 +93,21 @@ def _check(store: ChunkStore, offsets_of: set[str] | None = None):
     return health, broken, notes, problems
 
 
-def _check_offsets(store: ChunkStore, source: str, doc_hash: str) -> tuple[str | None, str | None]:
-    """(problem, note): whether every chunk of ``source`` is the slice of the file's text its
-    offsets say; a note when the file changed or went away since it was indexed."""
-    if not os.path.exists(source):
-        return None, f"{source}: file gone since indexed"
-    current = _current_hash(source)
+def _check_offsets(store: ChunkStore, indexer: Indexer, source: str,
+                   doc_hash: str) -> tuple[str | None, str | None]:
+    """(problem, note): whether every chunk of ``source`` is the slice of the file's text (a web
+    page's kept copy) its offsets say; a note when the file changed or went away since it was
+    indexed."""
+    current = indexer.version(source)
+    if current is None:
+        gone = "no copy kept" if is_url(source) else "file unreadable" if os.path.exists(source) else "file gone"
+        return None, f"{source}: {gone} since indexed"
     if current != doc_hash:
-        return None, f"{source}: file " + ("unreadable" if current is None else "changed") + " since indexed"
+        return None, f"{source}: " + ("copy" if is_url(source) else "file") + " changed since indexed"
     chunks = store.chunks(source, doc_hash)
     wrong, k = 0, 0
     try:
-        for part in load_parts(source):  # a large text file a part at a time: bounded memory
+        for part in indexer.parts(source):  # a large text file a part at a time: bounded memory
             part_end = part.offset + len(part.text)
             while k < len(chunks) and chunks[k].start < part_end:
                 c = chunks[k]
@@ -118,16 +121,9 @@ def _check_offsets(store: ChunkStore, source: str, doc_hash: str) -> tuple[str |
     return None, None
 
 
-def _current_hash(source: str) -> str | None:
+def _loads(indexer: Indexer, source: str) -> bool:
     try:
-        return file_hash(source)
-    except OSError:
-        return None
-
-
-def _loads(source: str) -> bool:
-    try:
-        for _ in load_parts(source):
+        for _ in indexer.parts(source):
             pass
     except LoadError:
         return False

@@ -91,7 +91,7 @@ def make_store(settings: Settings, client, embedder, *, create: bool = False):
 
 
 def make_indexer(settings: Settings, store, embedder):
-    """The indexer of ``store``, with the chunking, file and OCR limits of ``settings``."""
+    """The indexer of ``store``, with the chunking, file, OCR and web limits of ``settings``."""
     from ingest.loaders.ocr import Ocr
 
     from .attachments import Attachments
@@ -104,7 +104,19 @@ def make_indexer(settings: Settings, store, embedder):
         ocr=Ocr(languages=settings.ocr_languages, max_pages=settings.max_ocr_pages or None,
                 timeout_s=settings.ocr_timeout_s),
         attachments=Attachments(home(settings.data_dir, settings.collection) / "attachments"),
+        web=make_webpages(settings),
     )
+
+
+def make_webpages(settings: Settings):
+    """The kept copies of the collection's web pages, fetched within the limits of ``settings``."""
+    from ingest.web import Limits
+
+    from .webpages import WebPages
+
+    limits = Limits(max_bytes=int(settings.url_max_mb * 2**20), timeout_s=settings.url_timeout_s,
+                    max_redirects=settings.url_max_redirects)
+    return WebPages(home(settings.data_dir, settings.collection) / "web", limits)
 
 
 def reset_store(settings: Settings, client) -> list[str]:

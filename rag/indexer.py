@@ -4,8 +4,9 @@ Only new and changed files are embedded. Chunks of many documents are embedded t
 batches (the model is the cost) and handed to the store together; each file is one document
 version, begun, added to and committed (or aborted) through the store's contract
 (``vectorstore.store``). A large text file is read, chunked and embedded a part at a time
-(``ingest.load_parts``), so memory does not grow with its size. A bad file is reported with its
-reason and skipped; the others are ingested."""
+(``ingest.load_parts``), so memory does not grow with its size. A web page is a document whose
+source is its URL, fetched into the collection's copies (``rag.webpages``) and read from there.
+A bad file or page is reported with its reason and skipped; the others are ingested."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from ingest import supported_suffixes  # noqa: F401  re-exported by rag for the 
 from ingest.chunking import MAX_WORD_CHARS
 from ingest.loaders import LoadError
 from ingest.loaders.ocr import Ocr
+from ingest.web import is_url, normalized
 from vectorstore.embeddings import Embedder
 from vectorstore.records import Chunk, contextual_text
 from vectorstore.store import ChunkStore
 
 from .attachments import Attachments
+from .webpages import WebPages
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -110,7 +113,7 @@ class Indexer:
     def __init__(self, store: ChunkStore, embedder: Embedder, *, chunk_tokens: int, overlap_tokens: int,
                  include_hidden: bool = False, max_file_bytes: int | None = None,
                  max_pdf_pages: int | None = None, ocr: Ocr | None = None,
-                 attachments: Attachments | None = None):
+                 attachments: Attachments | None = None, web: WebPages | None = None):
         self.store = store
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
@@ -120,15 +123,19 @@ class Indexer:
         self.max_pdf_pages = max_pdf_pages
         self.ocr = ocr
         self.attachments = attachments  # where a mail's attachments are kept; None: not indexed
+        self.web = web  # where web pages' copies are kept; None: URLs are refused
 
     def ingest(self, paths: Iterable[str | Path], *, prune: bool = False,
                progress: Progress | None = None, include: Iterable[str] = (),
-               exclude: Iterable[str] = ()) -> IngestReport:
+               exclude: Iterable[str] = (), fetch: bool = True,
+               hosts: tuple[str, ...] | None = None) -> IngestReport:
         """Files under ``paths`` selected by the ``include``/``exclude`` globs (see
         ``ingest.discover.matches``) are added or re-indexed; with ``prune``, documents under
-        ``paths`` whose files are gone are removed."""
+        ``paths`` whose files are gone are removed. The URLs among ``paths`` are fetched again
+        (only from ``hosts``, when given), or with ``fetch=False`` read from their kept copies."""
         report = IngestReport()
-        paths = list(paths)
+        urls = [p for p in paths if is_url(p)]
+        paths = [p for p in paths if not is_url(p)]
         files, problems = iter_files(
             paths, include_hidden=self.include_hidden, include=include, exclude=exclude
         )
@@ -136,17 +143,9 @@ class Indexer:
         if self.attachments is not None:  # indexed with their mail, never on their own
             files = [f for f in files if not self.attachments.holds(f)]
         stored = {s: d.doc_hash for s, d in self.store.documents().items()}
-        on_disk: dict[str, str] = {}
-        for path in files:
-            try:
-                size = path.stat().st_size
-                whole = path.suffix.lower() not in streamed_suffixes()  # read whole to load
-                if whole and self.max_file_bytes is not None and size > self.max_file_bytes:
-                    report.failed.append((str(path), too_large(size, self.max_file_bytes)))
-                    continue
-                on_disk[str(path)] = file_hash(path)
-            except OSError as exc:
-                report.failed.append((str(path), (exc.strerror or str(exc)).lower()))
+        on_disk = self._hashed(files, report)
+        pages = self._fetched(urls, fetch, hosts, stored, report)
+        on_disk.update(pages)
         roots = [Path(p).expanduser().resolve() for p in paths]
         in_scope = {
             s: h for s, h in stored.items()
@@ -168,11 +167,49 @@ class Indexer:
                     self._index(writer, _Version(str(path), file_hash(path), True, date=date), report,
                                 lambda what: None)
         writer.flush()
+        indexed = {*report.added, *report.updated, *report.unchanged}
+        for url, version in pages.items():  # the copy of a version the store holds is kept
+            (self.web.keep if url in indexed else self.web.discard)(url, version)
         for source in plan.remove:
             self.store.remove(source)
             report.removed.append(source)
             report.removed.extend(self._drop_attachments(source))
         return report
+
+    def _hashed(self, files: list[Path], report: IngestReport) -> dict[str, str]:
+        """The content hash of each file, by path; a file over the size limit or unreadable goes
+        to the report."""
+        hashes = {}
+        for path in files:
+            try:
+                size = path.stat().st_size
+                whole = path.suffix.lower() not in streamed_suffixes()  # read whole to load
+                if whole and self.max_file_bytes is not None and size > self.max_file_bytes:
+                    report.failed.append((str(path), too_large(size, self.max_file_bytes)))
+                    continue
+                hashes[str(path)] = file_hash(path)
+            except OSError as exc:
+                report.failed.append((str(path), (exc.strerror or str(exc)).lower()))
+        return hashes
+
+    def _fetched(self, urls: list[str], fetch: bool, hosts: tuple[str, ...] | None,
+                 stored: dict[str, str], report: IngestReport) -> dict[str, str]:
+        """The version of each page of ``urls`` now (fetched again, or the kept one), by URL;
+        a page that cannot be fetched goes to the report, and its indexed version stays."""
+        versions = {}
+        for raw in urls:
+            try:
+                url = normalized(raw)
+                if self.web is None:
+                    raise LoadError(url, "web pages cannot be added to this index")
+                version = self.web.fetch(url, hosts) if fetch else self.web.version(url)
+                if version is None:
+                    raise LoadError(url, "no stored copy of this web page")
+                versions[url] = version
+            except LoadError as exc:
+                kept = " (the version indexed before is kept)" if exc.path in stored else ""
+                report.failed.append((exc.path, exc.reason + kept))
+        return versions
 
     def _index(self, writer: _Writer, version: _Version, report: IngestReport,
                reading: Callable[[str], object]) -> tuple[tuple[tuple[str, bytes], ...], str | None]:
@@ -215,10 +252,13 @@ class Indexer:
         return removed
 
     def remove(self, paths: Iterable[str | Path]) -> list[str]:
-        """Remove documents by path; a folder removes every document under it."""
+        """Remove documents by path or URL; a folder removes every document under it."""
         stored = self.store.documents()
         removed = []
         for raw in paths:
+            if is_url(raw):
+                removed.extend(self._remove_page(raw, stored))
+                continue
             target = Path(raw).expanduser().resolve()
             for source in sorted(stored):
                 if (Path(source) == target or target in Path(source).parents) and source not in removed:
@@ -226,6 +266,40 @@ class Indexer:
                     removed.append(source)
                     removed.extend(self._drop_attachments(source))
         return removed
+
+    def _remove_page(self, raw: str, stored) -> list[str]:
+        try:
+            url = normalized(raw)
+        except LoadError:
+            return []
+        if url not in stored:
+            return []
+        self.store.remove(url)
+        if self.web is not None:
+            self.web.forget(url)
+        return [url]
+
+    def parts(self, source: str) -> Iterator[LoadedDocument]:
+        """The loaded parts of the document ``source`` as indexed: a file's, or the kept copy of a
+        web page."""
+        if is_url(source):
+            return iter([self._page(source)])
+        return load_parts(source, max_pages=self.max_pdf_pages, ocr=self.ocr)
+
+    def version(self, source: str) -> str | None:
+        """The version of ``source`` now, as the store names its versions (a file's content hash,
+        a web page's kept copy); None when it is gone or unreadable."""
+        if is_url(source):
+            return None if self.web is None else self.web.version(source)
+        try:
+            return file_hash(source)
+        except OSError:
+            return None
+
+    def _page(self, url: str, version: str | None = None) -> LoadedDocument:
+        if self.web is None:
+            raise LoadError(url, "web pages cannot be read from this index")
+        return self.web.document(url, version)
 
     def _hard_max(self, title: str | None) -> int:
         """Tokens a chunk may have so that, with its title put before it (``contextual_text``),
@@ -240,7 +314,9 @@ class Indexer:
         """Each part of the file with its chunks, numbered on from the version's chunk count;
         raises _Refused when the file cannot be loaded or chunked."""
         try:
-            for part in load_parts(version.source, max_pages=self.max_pdf_pages, ocr=self.ocr):
+            parts = ([self._page(version.source, version.doc_hash)] if is_url(version.source)
+                     else load_parts(version.source, max_pages=self.max_pdf_pages, ocr=self.ocr))
+            for part in parts:
                 yield part, self._chunk(part, version)
         except LoadError as exc:
             raise _Refused(exc.reason) from exc

@@ -157,6 +157,27 @@ class Settings(BaseSettings):
         "that needs longer is refused with the reason.",
     )
 
+    url_allow: list[str] = Field(
+        [],
+        description="Hosts that users of `rag serve` and the chat page may add web pages from "
+        "(each URL and every redirect must match): names such as 'example.org', "
+        "'*.example.org', or '*' for any host. Empty (the default): adding a URL is off there, "
+        "since the server would fetch on a user's behalf, possibly from its own network. "
+        "`rag ingest URL` on the command line is not limited.",
+    )
+    url_max_mb: float = Field(
+        10, gt=0,
+        description="Web pages larger than this many MB are refused (checked as they arrive).",
+    )
+    url_timeout_s: float = Field(
+        30.0, gt=0,
+        description="Seconds a web page may take to arrive, redirects included.",
+    )
+    url_max_redirects: int = Field(
+        5, ge=0,
+        description="Redirects followed when fetching a web page; one more is refused.",
+    )
+
     api_key: SecretStr | None = Field(
         None,
         description="The key clients of `rag serve` send as `Authorization: Bearer KEY` on /api, "

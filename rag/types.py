@@ -57,6 +57,15 @@ class Citation(Span):
         return asdict(self)
 
 
+def source_name(source: str) -> str:
+    """How a document is named to people in a list: a file by its name, a web page by its URL."""
+    from pathlib import Path
+
+    from ingest.web import is_url
+
+    return source if is_url(source) else Path(source).name
+
+
 def cite(passage: Passage, start: int, end: int, number: int, score: float) -> Citation:
     """The citation of ``passage.text[start:end]``: offsets into the passage become offsets into
     its document's extracted text, and the quote is that exact text."""

@@ -315,3 +315,19 @@ def test_chat_is_saved_and_resumed(cli, article, capsys, monkeypatch):
     for argv in (["chat", "--resume", conversation_id], ["conversations", "show", conversation_id]):
         assert cli(*argv) == 2
         assert f"no conversation '{conversation_id}'" in capsys.readouterr().err
+
+
+def test_web_pages_from_the_command_line(cli, site, capsys):
+    page = site.page("/quai.html", (EVAL.parent / "web" / "quai-brest.html").read_bytes(), ETag='"v1"')
+    assert cli("ingest", page, site.url("/missing"), "ftp://example.org/a") == 0
+    out = capsys.readouterr()
+    assert "added 1, updated 0, unchanged 0" in out.out
+    assert f"failed: {site.url('/missing')}: the server answered HTTP 404 Not Found" in out.err
+    assert "failed: ftp://example.org/a: not a web address" in out.err
+    assert cli("ask", "Combien d’euros coûtera le chantier ?", "--json", "--source", page) == 0
+    [cited] = json.loads(capsys.readouterr().out)["citations"]
+    assert cited["source"] == page and "184 millions" in cited["quote"]
+    assert cli("sync") == 0
+    assert "unchanged 1" in capsys.readouterr().out
+    assert cli("remove", page) == 0
+    assert f"removed {page}" in capsys.readouterr().out
