@@ -9,13 +9,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import gradio as gr
 
 from rag import RAG, Filters
 from rag.errors import FilterError
-from rag.types import Answer
+from rag.types import Answer, source_name
 
 from .app_api import add_api_endpoints
 from .auth import resolve_auth
@@ -141,11 +140,11 @@ def build_app(rag: RAG) -> gr.Blocks:
         if conversation is None:  # its first answer: the conversation is saved from now on
             conversation = rag.conversations.create(user, collection or rag.settings.collection).id
         turn = rag.conversations.add_turn(user, conversation, question, final.to_dict())
-        answers[slot] = {"question": question, "answer": turn.answer, "turn": turn.number}
-        yield (history, answers, sources_html(answers[slot]["answer"], question), gr.skip(), conversation,
+        answers[slot] = {"question": question, "answer": turn.answer, "turn": turn.number, "collection": collection}
+        yield (history, answers, sources_html(turn.answer, question, chosen(collection, request)), gr.skip(), conversation,
                gr.Dropdown(choices=saved_choices(rag, user), value=conversation))
 
-    def on_select(answers, evt: gr.SelectData):
+    def on_select(answers, request: gr.Request, evt: gr.SelectData):
         i = _selected_index(evt.index)
         answers = answers or {}
         if i is None:
@@ -153,7 +152,7 @@ def build_app(rag: RAG) -> gr.Blocks:
         entry = answers.get(i) or answers.get(i + 1)  # an answer, or the question just above it
         if entry is None:
             return gr.skip()
-        return sources_html(entry["answer"], entry["question"])
+        return sources_html(entry["answer"], entry["question"], chosen(entry.get("collection"), request))
 
     def on_rate(answers, conversation, evt: gr.LikeData, request: gr.Request):
         """A thumb up or down on an answer: saved at once; a comment can follow."""
@@ -183,9 +182,24 @@ def build_app(rag: RAG) -> gr.Blocks:
     def ingest_files(files, request, progress=None, collection=None):
         def tick(done, total, what):
             if progress is not None:
-                progress((done, total), desc=f"Indexing {Path(what).name}", unit="files")
+                progress((done, total), desc=f"Indexing {source_name(what)}", unit="files")
 
         return ingest_uploads(chosen(collection, request), [str(f) for f in files or []], progress=tick)
+
+    def on_add_page(url, filter_value, collection, request: gr.Request):
+        """A web page by its URL, fetched by the server: only from the hosts of ``url_allow``."""
+        if not (url or "").strip():
+            gr.Warning("Paste the address of a web page first.")
+            return (gr.skip(),) * 5
+        try:
+            report = chosen(collection, request).ingest([url.strip()], on_behalf=True)
+        except Exception as exc:
+            log.exception("adding a web page failed")
+            raise gr.Error(f"Indexing failed: {error_message(exc)}", print_exception=False) from None
+        if report.failed:
+            gr.Warning("The page could not be indexed; see why below.")
+        return (report_markdown(report, []), *doc_updates(filter_value, collection, request),
+                gr.skip() if report.failed else "")
 
     def on_upload(files, filter_value, collection, request: gr.Request, progress=gr.Progress()):
         if not files:
@@ -210,7 +224,7 @@ def build_app(rag: RAG) -> gr.Blocks:
         except Exception as exc:
             log.exception("remove failed")
             raise gr.Error(f"Could not remove the document: {error_message(exc)}", print_exception=False) from None
-        msg = f"Removed **{_esc(Path(path).name)}**." if removed else "No indexed document matched."
+        msg = f"Removed **{_esc(source_name(path))}**." if removed else "No indexed document matched."
         return (msg, *doc_updates(filter_value, collection, request))
 
     def on_refresh(filter_value, collection, request: gr.Request):
@@ -322,6 +336,10 @@ def build_app(rag: RAG) -> gr.Blocks:
                         "each): drop them below, then press **Add to the index**.")
             files = gr.File(file_count="multiple", label="Files to add", elem_id="upload")
             add = gr.Button("Add to the index", variant="primary", elem_id="add-files")
+            with gr.Row(visible=bool(rag.settings.url_allow)):  # the server fetches: only allowed hosts
+                page_url = gr.Textbox(label="Web page to add", placeholder="https://…", elem_id="page-url",
+                                      scale=4)
+                add_page = gr.Button("Add the page", elem_id="add-page", scale=1)
             status = gr.Markdown(elem_id="ingest-status")
             table = gr.Dataframe(headers=["Title", "Date", "Chunks", "File", "Path"],
                                  datatype=["str", "str", "number", "str", "str"],
@@ -350,6 +368,9 @@ def build_app(rag: RAG) -> gr.Blocks:
                      api_visibility="private")
         doc_outputs = [table, to_remove, filter_sources]
         add.click(on_upload, [files, filter_sources, collection], [status, *doc_outputs, files],
+                  api_visibility="private")
+        for added in (add_page.click, page_url.submit):
+            added(on_add_page, [page_url, filter_sources, collection], [status, *doc_outputs, page_url],
                   api_visibility="private")
         remove.click(on_remove, [to_remove, filter_sources, collection], [status, *doc_outputs],
                      api_visibility="private")

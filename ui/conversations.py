@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from rag import RAG
+from rag import RAG, RagError
 from rag.conversations import LOCAL_USER
 
 from .render import EMPTY_HTML, chat_text, sources_html
@@ -39,8 +39,18 @@ def restored(rag: RAG, user: str, conversation_id: str) -> tuple[gr.Chatbot, dic
     for turn in conversation.turns:
         history += [{"role": "user", "content": turn.question},
                     {"role": "assistant", "content": chat_text(turn.answer)}]
-        answers[len(history) - 1] = {"question": turn.question, "answer": turn.answer, "turn": turn.number}
+        answers[len(history) - 1] = {"question": turn.question, "answer": turn.answer, "turn": turn.number,
+                                     "collection": conversation.collection}
     last = answers.get(len(history) - 1)
-    panel = sources_html(last["answer"], last["question"]) if last else EMPTY_HTML
+    panel = sources_html(last["answer"], last["question"], _opened(rag, user, conversation.collection)) if last else EMPTY_HTML
     thumbs = [FEEDBACK.get(turn.rating) for turn in conversation.turns]
     return gr.Chatbot(value=history, feedback_value=thumbs), answers, panel, conversation.collection
+
+
+def _opened(rag: RAG, user: str, collection: str) -> RAG | None:
+    """The conversation's collection, whose copies of web pages the sources panel reads; None
+    when it is no longer open to the user."""
+    try:
+        return rag.collection(collection, user)
+    except RagError:
+        return None

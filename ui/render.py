@@ -9,8 +9,9 @@ import html
 from functools import lru_cache
 from pathlib import Path
 
+from ingest.web import is_url
 from rag.errors import EXPECTED
-from rag.types import Answer
+from rag.types import Answer, source_name
 
 CONTEXT_CHARS = 280
 """Characters of the source text shown on each side of a quoted span."""
@@ -26,11 +27,17 @@ EMPTY_HTML = ('<div class="sources-empty">Ask a question: the passages its answe
               "appear here, with the quoted text highlighted.</div>")
 
 
-def read_source_text(source: str, start: int = 0, end: int | None = None) -> str | None:
+def read_source_text(source: str, start: int = 0, end: int | None = None, rag=None) -> str | None:
     """The text a citation's offsets index (``rag.document_text``: for .txt/.md the file's
     decoded content, for PDF, DOCX and HTML the extracted text), or its ``[start:end]`` slice;
     a file's whole text is remembered per file version, unless the file is large (then only the
-    slice is read, a part at a time); None when the file cannot be read any more."""
+    slice is read, a part at a time); a web page's is the copy kept in ``rag``'s collection.
+    None when the text cannot be read any more."""
+    if is_url(source):
+        try:
+            return None if rag is None else rag.document_text(source, start, end)
+        except Exception:  # no copy kept: the panel then shows the quote alone
+            return None
     try:
         stat = Path(source).stat()
     except OSError:
@@ -52,14 +59,14 @@ def _extracted_text(source: str, size: int, mtime_ns: int, start: int = 0,
         return None
 
 
-def passage_parts(citation: dict, text: str | None = None) -> tuple[str, str, str] | None:
+def passage_parts(citation: dict, text: str | None = None, rag=None) -> tuple[str, str, str] | None:
     """(before, quote, after) around the citation's span, read from its file (or ``text``, the
     file's whole text); None when the file is unreadable or no longer holds the quote at those
     offsets."""
     start, end = citation["start"], citation["end"]
     first = max(0, start - CONTEXT_CHARS)
     if text is None:
-        window = read_source_text(citation["source"], first, end + CONTEXT_CHARS + 1)
+        window = read_source_text(citation["source"], first, end + CONTEXT_CHARS + 1, rag)
     else:
         window = text[first : end + CONTEXT_CHARS + 1]
     if window is None or not 0 <= start <= end or window[start - first : end - first] != citation["quote"]:
@@ -75,16 +82,16 @@ def passage_parts(citation: dict, text: str | None = None) -> tuple[str, str, st
     return before, citation["quote"], after
 
 
-def _citation_html(c: dict) -> str:
+def _citation_html(c: dict, rag=None) -> str:
     esc = html.escape
-    meta = [f'<strong class="cite-title">{esc(c.get("title") or Path(c["source"]).name)}</strong>']
+    meta = [f'<strong class="cite-title">{esc(c.get("title") or source_name(c["source"]))}</strong>']
     if c.get("date"):
         meta.append(f'<span class="cite-date">{esc(str(c["date"]))}</span>')
-    meta.append(f'<code class="cite-file" title="{esc(c["source"])}">{esc(Path(c["source"]).name)}'
+    meta.append(f'<code class="cite-file" title="{esc(c["source"])}">{esc(source_name(c["source"]))}'
                 f':{c["start"]}-{c["end"]}</code>')
     if c.get("page"):
         meta.append(f'<span class="cite-page">page {esc(str(c["page"]))}</span>')
-    parts = passage_parts(c)
+    parts = passage_parts(c, rag=rag)
     if parts is None:
         body = (f'<mark>{esc(c["quote"])}</mark><div class="cite-note">The file is unreadable or '
                 "changed since it was indexed: showing the quote alone.</div>")
@@ -98,8 +105,9 @@ def _citation_html(c: dict) -> str:
             + " · ".join(meta) + f'</div><div class="cite-passage">{body}</div></div>')
 
 
-def sources_html(answer: dict | None, question: str | None = None) -> str:
-    """The sources panel for one answer (as ``Answer.to_dict`` gives it)."""
+def sources_html(answer: dict | None, question: str | None = None, rag=None) -> str:
+    """The sources panel for one answer (as ``Answer.to_dict`` gives it); ``rag``: the answer's
+    collection, which keeps the copies of its web pages."""
     if not answer:
         return EMPTY_HTML
     head = ""
@@ -110,7 +118,7 @@ def sources_html(answer: dict | None, question: str | None = None) -> str:
                  "</em></div>")
     if answer.get("abstained") or not answer.get("citations"):
         return head + ABSTAINED_HTML
-    return head + unsupported_html(answer) + "".join(_citation_html(c) for c in answer["citations"])
+    return head + unsupported_html(answer) + "".join(_citation_html(c, rag) for c in answer["citations"])
 
 
 def unsupported_html(answer: dict) -> str:
@@ -136,13 +144,13 @@ def chat_text(answer: Answer | dict) -> str:
 
 def document_rows(docs) -> list[list]:
     """Rows of the documents table: title, date, chunks, file name, full path."""
-    return [[d.title or "(untitled)", d.date or "", d.chunks, Path(d.source).name, d.source]
+    return [[d.title or "(untitled)", d.date or "", d.chunks, source_name(d.source), d.source]
             for d in docs]
 
 
 def document_choices(docs) -> list[tuple[str, str]]:
     """Dropdown choices (label, path) for the ingested documents."""
-    return [(f"{d.title or '(untitled)'} — {Path(d.source).name}", d.source) for d in docs]
+    return [(f"{d.title or '(untitled)'} — {source_name(d.source)}", d.source) for d in docs]
 
 
 def report_markdown(report, rejected: list[tuple[str, str]]) -> str:
@@ -151,8 +159,8 @@ def report_markdown(report, rejected: list[tuple[str, str]]) -> str:
     lines = [f"**Indexed:** {len(report.added)} added, {len(report.updated)} updated, "
              f"{len(report.unchanged)} unchanged ({report.chunks} chunks written)."]
     for path in report.added + report.updated:
-        lines.append(f"- ✅ {esc(Path(path).name)}")
-    for name, reason in rejected + [(Path(p).name, r) for p, r in report.failed]:
+        lines.append(f"- ✅ {esc(source_name(path))}")
+    for name, reason in rejected + [(source_name(p), r) for p, r in report.failed]:
         lines.append(f"- ❌ {esc(name)}: {esc(reason)}")
     return "\n".join(lines)
 

@@ -90,6 +90,7 @@ def test_upload_in_documents_tab_lists_the_document(page, ui, tmp_path):
     doc.write_text("date 2023-07-14 Lighthouse keeping notes\n\nThe lamp of the north lighthouse "
                    "is cleaned every morning at dawn.\n", encoding="utf-8")
     _upload(page, str(doc))
+    assert not page.locator("#page-url").is_visible()  # adding web pages: off without url_allow
     page.wait_for_function(
         "() => document.querySelector('#documents')?.innerText.includes('lighthouse-notes.md')")
     table = page.locator("#documents").inner_text()

@@ -50,7 +50,8 @@ class BodyTooLarge(HTTPException):
 ERROR_RESPONSES = {status: {"model": ErrorResponse, "description": why} for status, why in {
     400: "bad request (its message says which field and why)",
     401: "missing or wrong API key",
-    403: "a collection that the access file does not open to the request's user",
+    403: "a collection that the access file does not open to the request's user, or adding web "
+         "pages where the server's url_allow is empty",
     404: "unknown document, collection, conversation or model",
     413: "request body too large",
     422: "the body does not match the schema",

@@ -93,6 +93,19 @@ def document_routes(prefix: str, the_rag: Callable[..., RAG], tags: list[str]) -
             report, rejected = ingest_uploads(rag, received)
         return _report(report, rejected)
 
+    @router.post("/documents/url", response_model=schemas.Report, summary="Fetch and index a web page")
+    def add_page(body: schemas.AddPage, rag: RAG = Depends(the_rag)):
+        """The server fetches the page on your behalf, so this is off (403) unless its ``url_allow``
+        setting names the hosts pages may come from; the page and each redirect must be on one
+        of them. http and https only, within the size, time and redirect limits (``url_max_mb``,
+        ``url_timeout_s``, ``url_max_redirects``); the URL is the document's source. A page that
+        cannot be fetched or has no main text is listed in ``failed`` with the reason."""
+        if not rag.settings.url_allow:
+            raise ServiceError(403, "adding web pages is off on this server (its url_allow setting "
+                                    "names the hosts they may come from)", "web_pages_off", "url")
+        rag.store  # an unknown collection: 404 before anything is fetched
+        return _report(rag.ingest([body.url], on_behalf=True))
+
     @router.get("/documents/{document_id}", response_model=schemas.Document, summary="One stored document")
     def get_document(document_id: str, rag: RAG = Depends(the_rag)):
         return document(rag, document_id)

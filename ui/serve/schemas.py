@@ -136,6 +136,10 @@ class Report(BaseModel):
     chunks: int
 
 
+class AddPage(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, description="The page's http or https address.")
+
+
 class Removed(BaseModel):
     removed: list[str]
 
