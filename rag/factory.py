@@ -131,7 +131,14 @@ def keyword_path(settings: Settings):
 
 
 def make_answerer(settings: Settings, embedder):
+    """The extractive answerer without an LLM; with one, the reader (``reader = 'llm'``, its
+    default then) or the LLM writing answers (``reader = 'none'``)."""
+    reader = settings.reader or ("none" if settings.llm == "extractive" else "llm")
     if settings.llm == "extractive":
+        if reader == "llm":
+            from .errors import UsageError
+
+            raise UsageError("reader = 'llm' needs a language model: set llm (see docs/llms.md)")
         from .answerers.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(embedder)
@@ -139,6 +146,11 @@ def make_answerer(settings: Settings, embedder):
     from .llms import make_chat_model, token_counter
 
     chat_model = make_chat_model(settings)
+    if reader == "llm":
+        from .answerers.reader import ReaderAnswerer
+
+        return ReaderAnswerer(chat_model, embedder, count_tokens=token_counter(settings, chat_model),
+                              context_tokens=settings.llm_context_tokens)
     return LLMAnswerer(
         chat_model,
         embedder,

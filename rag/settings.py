@@ -97,6 +97,15 @@ class Settings(BaseSettings):
         "/v1, OpenAI), 'ollama' (Ollama's native API) or 'llamacpp' (a local GGUF file, "
         "in-process; needs the llamacpp extra).",
     )
+    reader: Literal["none", "llm"] | None = Field(
+        None,
+        description="How a configured LLM answers. 'llm': it reads the best sentences of the "
+        "passages and replies with the exact words that answer the question (or NOT_FOUND, an "
+        "abstention); the answer is that sentence, cited at its offsets, with the words marked, "
+        "and a reply not found word for word in a candidate is discarded. 'none': it writes the "
+        "answer itself from the passages, its citations checked (docs/llms.md). Default: 'llm' "
+        "when an LLM is configured; without one, 'none' (the extractive answerer).",
+    )
     llm_model: str | None = Field(
         None,
         description="The model: its name on the server ('openai', 'ollama'), or the path of a "

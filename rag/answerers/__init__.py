@@ -2,5 +2,6 @@
 
 from .base import ABSTENTION, Answerer
 from .extractive import ExtractiveAnswerer
+from .reader import ReaderAnswerer
 
-__all__ = ["ABSTENTION", "Answerer", "ExtractiveAnswerer"]
+__all__ = ["ABSTENTION", "Answerer", "ExtractiveAnswerer", "ReaderAnswerer"]

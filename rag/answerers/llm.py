@@ -184,19 +184,23 @@ class LLMAnswerer(Answerer):
         )
 
     def standalone_question(self, question: str, history: list[tuple[str, str]]) -> str | None:
-        """The follow-up ``question`` rewritten by the model to stand alone, given earlier
-        (role, text) turns; None when the model's reply is not one question of sensible length
-        that keeps the follow-up's own content words."""
-        turns = "\n".join(f"{role}: {' '.join(text.split())[:500]}" for role, text in history[-6:])
-        reply = str(self.chat_model.invoke([("human", REWRITE.format(turns=turns, question=question))]).content)
-        text = " ".join(reply.split()).strip('"«» ')
-        if not text or "\n" in reply.strip() or len(text) > 3 * len(question) + 200:
-            return None
-        # The rewrite must keep what the follow-up itself asks about ("l'OTAN").
-        own = set(analyze(question, detect_language(question)))
-        if own and not own & set(analyze(text, detect_language(text))):
-            return None
-        return text
+        return standalone_question(self.chat_model, question, history)
+
+
+def standalone_question(chat_model, question: str, history: list[tuple[str, str]]) -> str | None:
+    """The follow-up ``question`` rewritten by ``chat_model`` to stand alone, given earlier
+    (role, text) turns; None when the model's reply is not one question of sensible length that
+    keeps the follow-up's own content words."""
+    turns = "\n".join(f"{role}: {' '.join(text.split())[:500]}" for role, text in history[-6:])
+    reply = str(chat_model.invoke([("human", REWRITE.format(turns=turns, question=question))]).content)
+    text = " ".join(reply.split()).strip('"«» ')
+    if not text or "\n" in reply.strip() or len(text) > 3 * len(question) + 200:
+        return None
+    # The rewrite must keep what the follow-up itself asks about ("l'OTAN").
+    own = set(analyze(question, detect_language(question)))
+    if own and not own & set(analyze(text, detect_language(text))):
+        return None
+    return text
 
 
 def _is_abstention(raw: str) -> bool:
