@@ -12,11 +12,6 @@ QUESTION = "Combien d’euros coûtera le chantier ?"
 
 
 @pytest.fixture
-def chroma_settings():
-    return {}
-
-
-@pytest.fixture
 def page(site):
     return site.page("/2026/03/quai.html", ARTICLE, ETag='"v1"')
 
