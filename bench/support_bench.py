@@ -59,15 +59,15 @@ def calibration_questions(name: str, n: int, split: str = "odd", seed: int = 1) 
 
 # -- 1. generate --------------------------------------------------------------------------
 def generate(args) -> None:
-    from bench.llm_bench import fetch_qwen
+    from bench.models import QWEN_05B, fetch
     from rag import RAG
     from rag.factory import make_answerer
     from rag.settings import Settings
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
-    model = fetch_qwen(args.cache)
+    model = fetch(QWEN_05B, args.cache)
     embedder = SentenceTransformerEmbedder()
-    answerer = make_answerer(Settings(llm="llamacpp", llm_model=str(model)), embedder)
+    answerer = make_answerer(Settings(llm="llamacpp", llm_model=str(model), reader="none"), embedder)
     target = ANSWERS[args.split]
     done = {r["id"] for r in read_jsonl(target)}
     DATA.mkdir(exist_ok=True)
