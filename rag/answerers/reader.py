@@ -1,12 +1,13 @@
 """Answers where a language model reads and the documents' own sentences answer.
 
 The best sentences of the passages (ranked as the extractive answerer ranks them) are numbered
-and shown to the model with the question, after two worked exchanges in the question's language
-(one answered, one whose sentences are about something else: NOT_FOUND); it replies with the
-exact words that answer the question, copied from one candidate sentence, or NOT_FOUND. The reply is then checked, not trusted (``locate``): words found verbatim in a
-candidate sentence, on word boundaries, make the answer that sentence with the words marked,
-cited at its exact offsets; NOT_FOUND, words found in no candidate, or an empty reply, is an
-abstention. The model writes nothing a user reads but the copied span.
+and shown to the model with the question, after three worked exchanges in the question's
+language (one answered, two whose sentences do not answer: NOT_FOUND); it replies with the
+exact words that answer the question, copied from one candidate sentence, or NOT_FOUND. The
+reply is then checked, not trusted (``locate``): words found verbatim in a candidate sentence,
+on word boundaries (case and the apostrophe's form aside), make the answer that sentence with
+its own words marked, cited at its exact offsets; NOT_FOUND, words found in no candidate, or an
+empty reply, is an abstention. The model writes nothing a user reads but the copied span.
 
 The prompt is short: four candidates, no sentences around them (with the sentence before each
 as context, Qwen2.5-Coder-1.5B replied NOT_FOUND to most answerable SQuAD questions and took
@@ -71,6 +72,8 @@ DEMOS = {
 TEMPLATE_TOKENS = 64  # what the chat template adds around the messages, kept free
 _WORD = re.compile(r"\w")
 _QUOTES = "\"'`«»“”‘’ \t\n"
+_APOSTROPHE = re.compile("['’ʼ]")
+_APOSTROPHES = "['’ʼ]"
 
 
 @dataclass(frozen=True)
@@ -156,24 +159,33 @@ class ReaderAnswerer(Answerer):
 
 def locate(reply: str, sentences: list[str]) -> tuple[int, int, int] | None:
     """(candidate, start, end) of the reply's words in the first of ``sentences`` that holds
-    them verbatim, on word boundaries; None for NOT_FOUND, an empty reply, or words in none."""
+    them verbatim, on word boundaries; None for NOT_FOUND, an empty reply, or words in none.
+    Where no sentence holds them exactly, case and the apostrophe's forms (' ’ ʼ) may differ: a
+    model capitalises the first word of its reply and types ' for the text's ’. The span is
+    the sentence's own text either way."""
     words = reply.strip().splitlines()[0].strip(_QUOTES) if reply.strip() else ""
     words = re.sub(r"^\[\d+\]\s*", "", words).strip(_QUOTES)
     if NOT_FOUND in reply or not _WORD.search(words):
         return None
-    for candidate in (words, words.rstrip(".").strip(_QUOTES)):
-        for n, sentence in enumerate(sentences):
-            span = _on_word_boundaries(sentence, candidate)
-            if span is not None:
-                return n, *span
+    for exact in (True, False):
+        for candidate in (words, words.rstrip(".").strip(_QUOTES)):
+            for n, sentence in enumerate(sentences):
+                span = _on_word_boundaries(sentence, candidate, exact)
+                if span is not None:
+                    return n, *span
     return None
 
 
-def _on_word_boundaries(sentence: str, words: str) -> tuple[int, int] | None:
+def _on_word_boundaries(sentence: str, words: str, exact: bool = True) -> tuple[int, int] | None:
     """Where ``words`` stand in ``sentence`` (any run of spaces matching any other: the model
-    saw the sentence on one line), not inside a longer word."""
-    pattern = r"\s+".join(map(re.escape, words.split()))
-    for match in re.finditer(pattern, sentence):
+    saw the sentence on one line), not inside a longer word; unless ``exact``, ignoring case
+    and which apostrophe is typed."""
+    if exact:
+        pattern, flags = r"\s+".join(map(re.escape, words.split())), 0
+    else:
+        pattern = r"\s+".join(_APOSTROPHE.sub(_APOSTROPHES, re.escape(w)) for w in words.split())
+        flags = re.IGNORECASE
+    for match in re.finditer(pattern, sentence, flags):
         start, end = match.span()
         if not (start and sentence[start - 1].isalnum() and words[0].isalnum()) and not (
                 end < len(sentence) and sentence[end].isalnum() and words[-1].isalnum()):

@@ -36,6 +36,18 @@ def test_a_reply_is_located_verbatim_on_word_boundaries():
                  "la marine nationale"]) == (1, "allumé en 1845 par la marine nationale")  # a stop added
 
 
+def test_a_reply_may_differ_from_the_sentence_in_case_and_apostrophes_only():
+    def found(reply, sentences=SENTENCES):
+        n, a, b = locate(reply, sentences)
+        return n, sentences[n][a:b]
+
+    assert found("184 millions d'euros") == (0, "184 millions d’euros")  # typed ', the text has ’
+    assert found("Le Phare a été allumé") == (1, "Le phare a été allumé")  # the span keeps the text's case
+    assert found("Paris", ["Il vit à paris.", "Il vit à Paris."]) == (1, "Paris")  # an exact match first
+    assert locate("184 Millions de dollars", SENTENCES) is None
+    assert locate("phare a ete allume", SENTENCES) is None  # accents are letters: not the text's words
+
+
 @pytest.mark.parametrize("reply", [NOT_FOUND, "The answer is NOT_FOUND.", "", "  ", "« »", "[1]",
                                    "184 millions de dollars", "84 millions", "1845 par la marine nationale"])
 def test_a_reply_that_is_not_in_a_candidate_is_no_answer(reply):
