@@ -3,14 +3,17 @@
 The check decides, for each sentence ("claim") of a generated answer, whether a window of the
 passages supports it. Its thresholds are fitted here, against claims read and labelled by hand:
 
-1. ``generate``: Qwen2.5-Coder-0.5B (fetched as in ``bench.llm_bench``) answers dev questions
-   (PIAF and SQuAD 2.0, seed-drawn from the odd-numbered lines of ``questions.jsonl`` for
-   calibration, or with ``--split even`` from the even ones, held out); each raw answer and the
-   passages it was given go to ``bench/data/qwen_answers.jsonl`` (``qwen_answers_heldout.jsonl``)
-   (a passage as its file and offsets: its text is read back from ``../shared/eval``). ~10 s an
-   answer on 2 idle cores. Every other command takes ``--split`` too.
+1. ``generate``: Qwen2.5-Coder-0.5B, or -1.5B with ``--model 1.5b`` (fetched as in
+   ``bench.llm_bench``), answers dev questions (PIAF and SQuAD 2.0, seed-drawn from the
+   odd-numbered lines of ``questions.jsonl`` for calibration, or with ``--split even`` from the
+   even ones, held out); each raw answer and the passages it was given go to
+   ``bench/data/qwen_answers.jsonl`` (``qwen_answers_heldout.jsonl``; ``qwen15b_answers*.jsonl``
+   for the 1.5B model) (a passage as its file and offsets: its text is read back from
+   ``../shared/eval``). ~10 s an answer (0.5B) on 2 idle cores. Every other command takes
+   ``--model`` and ``--split`` too.
 2. ``claims``: every claim with the features of its best window, to label; the labels are
-   ``bench/data/support_labels.jsonl``, one line per claim: ``{"answer", "claim", "supported"}``,
+   ``bench/data/support_labels.jsonl`` (``support_labels_15b.jsonl`` for the 1.5B model), one
+   line per claim: ``{"answer", "claim", "supported"}``,
    supported meaning that the passages given state what the sentence says (a sentence that
    only says the passages lack the answer counts as unsupported: it cites nothing).
 3. ``fit``: precision and recall of "supported" against the labels, for the thresholds in force
@@ -42,9 +45,18 @@ from vectorstore.textproc import analyze
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 DATA = Path(__file__).resolve().parent / "data"
-ANSWERS = {"odd": DATA / "qwen_answers.jsonl", "even": DATA / "qwen_answers_heldout.jsonl"}
-LABELS = DATA / "support_labels.jsonl"
+FILES = {"0.5b": ("qwen_answers", "support_labels"), "1.5b": ("qwen15b_answers", "support_labels_15b")}
+"""Each model's stored answers and labels: ``bench/data/<answers>[_heldout].jsonl``, ``<labels>.jsonl``."""
 SETS = {"piaf": "piaf-fr-dev", "squad": "squad2-en-dev"}
+
+
+def answers_file(model: str, split: str) -> Path:
+    return DATA / f"{FILES[model][0]}{'_heldout' if split == 'even' else ''}.jsonl"
+
+
+def labels(model: str) -> dict[tuple[str, int], bool]:
+    """(answer, claim) -> supported, as labelled by hand for ``model``'s answers."""
+    return {(lab["answer"], lab["claim"]): lab["supported"] for lab in read_jsonl(DATA / f"{FILES[model][1]}.jsonl")}
 
 
 def calibration_questions(name: str, n: int, split: str = "odd", seed: int = 1) -> list[dict]:
@@ -59,16 +71,16 @@ def calibration_questions(name: str, n: int, split: str = "odd", seed: int = 1) 
 
 # -- 1. generate --------------------------------------------------------------------------
 def generate(args) -> None:
-    from bench.models import QWEN_05B, fetch
+    from bench.models import MODELS, fetch
     from rag import RAG
     from rag.factory import make_answerer
     from rag.settings import Settings
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
-    model = fetch(QWEN_05B, args.cache)
+    model = fetch(MODELS[args.model], args.cache)
     embedder = SentenceTransformerEmbedder()
     answerer = make_answerer(Settings(llm="llamacpp", llm_model=str(model), reader="none"), embedder)
-    target = ANSWERS[args.split]
+    target = answers_file(args.model, args.split)
     done = {r["id"] for r in read_jsonl(target)}
     DATA.mkdir(exist_ok=True)
     for name, n in (("piaf", args.piaf), ("squad", args.squad)):
@@ -102,10 +114,10 @@ def _stored(p: Passage) -> dict:
     return out
 
 
-def load_answers(split: str = "odd") -> list[dict]:
+def load_answers(model: str = "0.5b", split: str = "odd") -> list[dict]:
     """The stored answers, each passage's text read back from the eval docs by its offsets."""
     texts: dict[str, str] = {}
-    records = read_jsonl(ANSWERS[split])
+    records = read_jsonl(answers_file(model, split))
     for r in records:
         folder = EVAL / SETS[r["set"]] / "docs"
         passages = []
@@ -162,12 +174,12 @@ def claim_features(records: list[dict], embedder) -> list[dict]:
 def show_claims(args) -> None:
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
-    labels = {(lab["answer"], lab["claim"]): lab["supported"] for lab in read_jsonl(LABELS)}
-    for row in claim_features(load_answers(args.split), SentenceTransformerEmbedder()):
-        if args.unlabelled and (row["answer"], row["claim"]) in labels:
+    labels_of = labels(args.model)
+    for row in claim_features(load_answers(args.model, args.split), SentenceTransformerEmbedder()):
+        if args.unlabelled and (row["answer"], row["claim"]) in labels_of:
             continue
         shown = {k: v for k, v in row.items() if k != "windows"}
-        print(json.dumps({**shown, "label": labels.get((row["answer"], row["claim"]))}, ensure_ascii=False))
+        print(json.dumps({**shown, "label": labels_of.get((row["answer"], row["claim"]))}, ensure_ascii=False))
 
 
 # -- 3. fit ---------------------------------------------------------------------------------
@@ -185,13 +197,13 @@ RULES = {
 def fit(args) -> None:
     from vectorstore.embeddings import SentenceTransformerEmbedder
 
-    labels = {(lab["answer"], lab["claim"]): lab["supported"] for lab in read_jsonl(LABELS)}
+    labels_of = labels(args.model)
     rows, seen = [], set()
-    for r in claim_features(load_answers(args.split), SentenceTransformerEmbedder()):
-        if (r["answer"], r["claim"]) in labels and (r["answer"], r["text"]) not in seen:
+    for r in claim_features(load_answers(args.model, args.split), SentenceTransformerEmbedder()):
+        if (r["answer"], r["claim"]) in labels_of and (r["answer"], r["text"]) not in seen:
             seen.add((r["answer"], r["text"]))  # a sentence a looping model repeats counts once
             rows.append(r)
-    truth = np.array([labels[(r["answer"], r["claim"])] for r in rows])
+    truth = np.array([labels_of[(r["answer"], r["claim"])] for r in rows])
     print(f"{len(rows)} labelled claims: {truth.sum()} supported, {len(truth) - truth.sum()} not; "
           f"a claim is supported when some window of its answer's passages passes the rule")
     print(f"in force: ordered coverage >= {checking.MIN_ORDERED_COVERAGE}, or coverage >= "
@@ -215,7 +227,7 @@ def report(args) -> None:
     answerer = LLMAnswerer(None, SentenceTransformerEmbedder(), count_tokens=len,
                            context_tokens=0, max_answer_tokens=0)
     for name, folder in SETS.items():
-        records = [r for r in load_answers(args.split) if r["set"] == name]
+        records = [r for r in load_answers(args.model, args.split) if r["set"] == name]
         if not records:
             continue
         s = new_stats()
@@ -241,6 +253,8 @@ def main() -> None:
     f = sub.add_parser("fit", help="precision/recall of the check against the labels")
     r = sub.add_parser("report", help="the benchmark's figures from the stored answers")
     for command in (g, c, f, r):
+        command.add_argument("--model", choices=sorted(FILES), default="0.5b",
+                             help="whose answers: Qwen2.5-Coder-0.5B's (default) or -1.5B's")
         command.add_argument("--split", choices=["odd", "even"], default="odd",
                              help="odd lines: the calibration answers; even: the held-out ones")
     args = parser.parse_args()
