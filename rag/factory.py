@@ -143,14 +143,15 @@ def make_answerer(settings: Settings, embedder):
 
         return ExtractiveAnswerer(embedder)
     from .answerers.llm import LLMAnswerer
-    from .llms import make_chat_model, token_counter
+    from .llms import LlamaCppChatModel, make_chat_model, token_counter
 
     chat_model = make_chat_model(settings)
     if reader == "llm":
         from .answerers.reader import ReaderAnswerer
 
         return ReaderAnswerer(chat_model, embedder, count_tokens=token_counter(settings, chat_model),
-                              context_tokens=settings.llm_context_tokens)
+                              context_tokens=settings.llm_context_tokens,
+                              grammar=settings.reader_grammar and isinstance(chat_model, LlamaCppChatModel))
     return LLMAnswerer(
         chat_model,
         embedder,

@@ -260,12 +260,19 @@ class LlamaCppChatModel(BaseChatModel):
         return load_llama(self.model_path, self.n_ctx)[0]
 
     def _complete(self, llama, messages, stop, stream: bool, **kwargs):
+        """One completion; ``grammar`` (GBNF text), when given, constrains what is sampled."""
+        grammar = None
+        if kwargs.get("grammar"):
+            from llama_cpp import LlamaGrammar
+
+            grammar = LlamaGrammar.from_string(kwargs["grammar"], verbose=False)
         return llama.create_chat_completion(
             messages=convert_to_openai_messages(messages),
             stream=stream,
             stop=stop,
             max_tokens=kwargs.get("max_tokens", self.max_tokens),
             temperature=kwargs.get("temperature", self.temperature),
+            grammar=grammar,
         )
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:

@@ -15,6 +15,10 @@ as context, Qwen2.5-Coder-1.5B replied NOT_FOUND to most answerable SQuAD questi
 never change, so a server or llama.cpp that keeps the prompt's prefix evaluates only the
 candidates and the question. Candidates are dropped, lowest-ranked first, until the prompt fits
 ``context_tokens`` with the reply's budget.
+
+With ``reader_grammar`` and the ``llamacpp`` backend, the reply is constrained as it is sampled
+(``span_grammar``): NOT_FOUND or a run of one candidate's words, so that a model cannot rephrase
+what it means to copy; the reply is checked all the same.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ DEMOS = {
 
 TEMPLATE_TOKENS = 64  # what the chat template adds around the messages, kept free
 _WORD = re.compile(r"\w")
+_TOKEN = re.compile(r"\w+|[^\w\s]")  # the grammar's tokens: words, and other characters one by one
 _QUOTES = "\"'`«»“”‘’ \t\n"
 _APOSTROPHE = re.compile("['’ʼ]")
 _APOSTROPHES = "['’ʼ]"
@@ -89,11 +94,14 @@ class Shown:
 
 class ReaderAnswerer(Answerer):
     """Answers with the span a LangChain chat model picks in the best candidate sentences;
-    ``count_tokens`` counts in that model's tokens."""
+    ``count_tokens`` counts in that model's tokens; with ``grammar``, the reply is constrained
+    to NOT_FOUND or a candidate's words (``span_grammar``)."""
 
     def __init__(self, chat_model, embedder: Embedder, *, count_tokens: Callable[[str], int],
-                 context_tokens: int, max_reply_tokens: int = 48, candidates: int = 4):
+                 context_tokens: int, max_reply_tokens: int = 48, candidates: int = 4,
+                 grammar: bool = False):
         self.chat_model = chat_model
+        self.grammar = grammar  # the chat model takes a GBNF ``grammar`` as it is invoked
         self.ranker = ExtractiveAnswerer(embedder)
         self.count_tokens = count_tokens
         self.context_tokens = context_tokens
@@ -140,8 +148,10 @@ class ReaderAnswerer(Answerer):
         if not shown:
             yield from abstain(question, language)
             return
-        reply = str(self.chat_model.invoke(messages, stop=["\n"]).content)  # one line is the reply
-        found = locate(reply, [passages[s.passage].text[s.start:s.end] for s in shown])
+        sentences = [passages[s.passage].text[s.start:s.end] for s in shown]
+        constrained = {"grammar": span_grammar(sentences)} if self.grammar else {}
+        reply = str(self.chat_model.invoke(messages, stop=["\n"], **constrained).content)  # one line
+        found = locate(reply, sentences)
         if found is None:
             yield from abstain(question, language)
             return
@@ -174,6 +184,41 @@ def locate(reply: str, sentences: list[str]) -> tuple[int, int, int] | None:
                 if span is not None:
                     return n, *span
     return None
+
+
+def span_grammar(sentences: list[str]) -> str:
+    """A GBNF grammar of the replies ``locate`` can find: NOT_FOUND, or a run of one sentence's
+    tokens (words, and each other non-space character) as the model saw it (``_flat``), from a
+    word to any token; either may follow a space (a model that begins " NOT_FOUND" with its
+    token for a spaced word must not be pushed to some other word). Rule ``c{k}-{i}`` is sentence k from its token i on, each token optional
+    after the first; every character but ASCII letters, digits and spaces is written escaped."""
+    rules, starts = [], []
+    for k, sentence in enumerate(sentences):
+        flat = _flat(sentence)
+        tokens = list(_TOKEN.finditer(flat))
+        for i, token in enumerate(tokens):
+            rule = _literal(token.group())
+            if i + 1 < len(tokens):
+                gap = flat[token.end():tokens[i + 1].start()]
+                rule += f" ({_literal(gap) + ' ' if gap else ''}c{k}-{i + 1})?"
+            rules.append(f"c{k}-{i} ::= {rule}")
+            if _WORD.match(token.group()):
+                starts.append(f"c{k}-{i}")
+    return "\n".join([f"root ::= \" \"? ({' | '.join([_literal(NOT_FOUND), *starts])})", *rules])
+
+
+def _literal(text: str) -> str:
+    """``text`` as a GBNF string: ASCII letters, digits and spaces as they are, the rest as code
+    points (\\xHH, \\uHHHH or \\UHHHHHHHH), so that no character of a document can break it."""
+    def char(c: str) -> str:
+        if c.isascii() and (c.isalnum() or c == " "):
+            return c
+        code = ord(c)
+        if code < 0x100:
+            return f"\\x{code:02X}"
+        return f"\\u{code:04X}" if code < 0x10000 else f"\\U{code:08X}"
+
+    return '"' + "".join(map(char, text)) + '"'
 
 
 def _on_word_boundaries(sentence: str, words: str, exact: bool = True) -> tuple[int, int] | None:

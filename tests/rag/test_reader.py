@@ -14,7 +14,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from ingest.chunking import split_sentences
 from rag.answerers import ABSTENTION
-from rag.answerers.reader import NOT_FOUND, ReaderAnswerer, locate
+from rag.answerers.reader import NOT_FOUND, ReaderAnswerer, locate, span_grammar
 from rag.types import Answer
 from tests.rag.conftest import ARTICLE_QUESTION, require_llama
 from tests.rag.test_llms import server  # noqa: F401  (the llama.cpp server, for the session)
@@ -79,6 +79,30 @@ def test_the_answer_is_the_candidate_sentence_with_the_words_marked(embedder, pa
     assert re.fullmatch(r"[^\n]+", c.quote)  # one sentence, not the passage
 
 
+class _Recording(FakeListChatModel):
+    """Replies what the test says and keeps the grammar each call was sent."""
+
+    grammars: list = []
+
+    def _call(self, *args, **kwargs) -> str:
+        self.grammars.append(kwargs.get("grammar"))
+        return super()._call(*args, **kwargs)
+
+
+def test_with_grammar_the_model_is_sent_the_grammar_of_the_candidates_shown(embedder, passages):
+    _, found = passages
+    model = _Recording(responses=["immédiatement après les congés du Nouvel An"], grammars=[])
+    reader = ReaderAnswerer(model, embedder, count_tokens=lambda text: len(text) // 3,
+                            context_tokens=2048, grammar=True)
+    assert not reader.answer(ARTICLE_QUESTION, found).abstained
+    shown = [found[s.passage].text[s.start:s.end] for s in reader.shown(ARTICLE_QUESTION, found)]
+    assert model.grammars == [span_grammar(shown)]
+    plain = _Recording(responses=[NOT_FOUND], grammars=[])  # grammar=False: a server's model
+    ReaderAnswerer(plain, embedder, count_tokens=lambda text: len(text) // 3,
+                   context_tokens=2048).answer(ARTICLE_QUESTION, found)
+    assert plain.grammars == [None]
+
+
 def test_not_found_a_made_up_span_or_a_span_outside_the_candidates_abstains(embedder, passages):
     _, found = passages
     shown = {found[s.passage].text[s.start:s.end] for s in _reader(embedder).shown(ARTICLE_QUESTION, found)}
@@ -132,14 +156,40 @@ def _trustworthy(rag, answer: Answer) -> None:
 @pytest.mark.slow  # a real model: seconds a question
 def test_the_tiny_model_as_reader_in_process_and_through_a_server(make_rag, article, server):  # noqa: F811
     require_llama()
-    for settings in ({"llm": "llamacpp"}, {"llm": "openai", "llm_base_url": server}):
+    for settings in ({"llm": "llamacpp"}, {"llm": "llamacpp", "reader_grammar": True},
+                     {"llm": "openai", "llm_base_url": server, "reader_grammar": True}):
         rag = make_rag(**settings, llm_context_tokens=2048)
         assert type(rag.answerer).__name__ == "ReaderAnswerer"  # the default once an LLM is set
+        # a grammar only when asked for (off by default), and only in process: a server gets none
+        assert rag.answerer.grammar == (settings.get("reader_grammar", False) and settings["llm"] == "llamacpp")
         rag.ingest([article])
         _trustworthy(rag, rag.ask(ARTICLE_QUESTION))
         *pieces, final = rag.stream(ARTICLE_QUESTION)
         _trustworthy(rag, final)
         assert pieces == [final.text]
+
+
+# Characters a grammar must write escaped: quotes, a backslash, brackets, a control character, an
+# emoji, French apostrophes and spaces, a rule-like "::=".
+AWKWARD = ["Le \"grand\" phare [nord] a coûté 3\\4 du budget ::= l’État.",
+           "Il fut allumé le 1er\u00a0mars 1845 \x01 à 20 h 😀 (heure de Brest) | ou pas ?"]
+
+
+def test_the_grammar_lets_the_model_reply_only_not_found_or_a_candidates_words():
+    require_llama()
+    from rag.llms import LlamaCppChatModel, gguf_path
+
+    model = LlamaCppChatModel(model_path=str(gguf_path(None)), n_ctx=2048, max_tokens=96)
+    messages = [("system", "Answer the question in your own words."),
+                ("human", "Sentences:\n" + "\n".join(AWKWARD) + "\nQuestion: Quand le phare a-t-il été allumé ?")]
+    grammar = span_grammar(AWKWARD)
+    replies = {str(model.invoke(messages, grammar=grammar, temperature=1.5).content)
+               for _ in range(12)}
+    assert len(replies) > 1  # sampled, and still never a word of the model's own
+    for reply in replies:
+        assert reply.strip() == NOT_FOUND or locate(reply, AWKWARD) is not None, reply
+    free = [str(model.invoke(messages, temperature=1.5).content) for _ in range(12)]
+    assert any(locate(reply, AWKWARD) is None for reply in free)  # unconstrained, it writes its own
 
 
 def test_reader_llm_without_a_model_is_a_clear_error(make_rag):
