@@ -190,8 +190,9 @@ def span_grammar(sentences: list[str]) -> str:
     """A GBNF grammar of the replies ``locate`` can find: NOT_FOUND, or a run of one sentence's
     tokens (words, and each other non-space character) as the model saw it (``_flat``), from a
     word to any token; either may follow a space (a model that begins " NOT_FOUND" with its
-    token for a spaced word must not be pushed to some other word). Rule ``c{k}-{i}`` is sentence k from its token i on, each token optional
-    after the first; every character but ASCII letters, digits and spaces is written escaped."""
+    token for a spaced word must not be pushed to some other word). Rule ``c{k}-{i}`` is
+    sentence k from its token i on, each token optional after the first; every character but
+    ASCII letters, digits and spaces is written escaped."""
     rules, starts = [], []
     for k, sentence in enumerate(sentences):
         flat = _flat(sentence)
