@@ -156,8 +156,7 @@ class ReaderAnswerer(Answerer):
             yield from abstain(question, language)
             return
         n, a, b = found
-        s = shown[n]
-        sentence = passages[s.passage].text[s.start:s.end]
+        s, sentence = shown[n], sentences[n]
         citation = cite(passages[s.passage], s.start, s.end, 1, s.score)
         text = f"{sentence[:a]}**{sentence[a:b]}**{sentence[b:]} [1]"
         yield text
