@@ -12,13 +12,26 @@ ingested into a temporary data dir with the default settings; each question's pa
 questions), citation precision (cited quotes holding a gold answer), share of answer sentences
 flagged unsupported, abstention precision and recall, answered rate, seconds per answer.
 
+With ``--log FILE`` every answer is written down as it is given (its text, quotes and counts, one
+JSON line), after a line naming the configuration (models, modes, sample sizes, and a hash of the
+code under rag/, ingest/ and vectorstore/); a run stopped part way and started again with the
+same log asks only the questions the log does not hold, and the figures count them all. A run
+stopped with Ctrl-C or ``kill`` prints the figures of the questions done; ``--piaf -1`` takes all
+of PIAF dev in a seeded random order, so that those are a random sample of it. So the full set
+(3,901 questions, hours on 2 cores) can be read over several sittings.
+
 Run from the repository root:
-  python -m bench.llm_bench [--piaf 200] [--squad 0 (=all)] [--models 0.5b 1.5b] [--modes llm reader]
+  python -m bench.llm_bench [--piaf 200 (0: skip, -1: all)] [--squad -1 (=all, 0: skip)]
+                            [--models 0.5b 1.5b] [--modes llm reader] [--log FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -34,7 +47,48 @@ from rag.factory import make_answerer
 from rag.settings import Settings
 from vectorstore.embeddings import SentenceTransformerEmbedder
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT.parent / "shared" / "eval"
+
+
+class AnswerLog:
+    """The answers given so far (``--log``): a line naming the configuration, then one JSON line
+    an answer, keyed by set, question number and answerer."""
+
+    def __init__(self, path: Path | None, config: dict):
+        self.done: dict[tuple[str, int, str], dict] = {}
+        self.file = None
+        if path is None:
+            return
+        lines = []
+        if path.exists():  # a last line cut short, when a run was stopped as it wrote, is dropped
+            data = path.read_bytes()
+            lines = data[:data.rfind(b"\n") + 1].decode("utf-8").splitlines()
+        if lines and json.loads(lines[0]) != config:
+            sys.exit(f"{path}: written by another configuration or code version than this run's; "
+                     "name another --log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines or [json.dumps(config)]) + "\n", encoding="utf-8")
+        for line in lines[1:]:
+            r = json.loads(line)
+            self.done[r["set"], r["question"], r["answerer"]] = r
+        self.file = path.open("a", encoding="utf-8")
+        print(f"# log {path}: {len(self.done)} answers from earlier runs", file=sys.stderr)
+
+    def add(self, record: dict) -> None:
+        self.done[record["set"], record["question"], record["answerer"]] = record
+        if self.file:
+            self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.file.flush()
+
+
+def code_hash() -> str:
+    """sha256 of the sources that answer (rag/, ingest/, vectorstore/): a log's answers are this
+    code's."""
+    digest = hashlib.sha256()
+    for path in sorted(p for d in ("rag", "ingest", "vectorstore") for p in (ROOT / d).rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def new_stats() -> dict:
@@ -42,20 +96,22 @@ def new_stats() -> dict:
             "unsupported": 0, "abst_imp": 0, "abst_ans": 0, "seconds": []}
 
 
-def tally(s: dict, question: dict, answer) -> None:
-    """Count one answer to ``question`` into the stats ``s``."""
+def tally(s: dict, question: dict, record: dict) -> None:
+    """Count one answer to ``question`` (a log record: its text, abstention, quotes cited, count
+    of unsupported sentences and seconds) into the stats ``s``."""
+    s["seconds"].append(record["seconds"])
     if question.get("impossible"):
-        s["abst_imp"] += answer.abstained
+        s["abst_imp"] += record["abstained"]
         return
-    if answer.abstained:
+    if record["abstained"]:
         s["abst_ans"] += 1
         return
     s["answered"] += 1
-    s["gold"] += contains_gold(answer.text.replace("**", ""), question["answers"])  # a reader marks its span
-    s["cited"] += len(answer.citations)
-    s["cited_gold"] += sum(contains_gold(c.quote, question["answers"]) for c in answer.citations)
-    s["sentences"] += len(split_sentences(answer.text))
-    s["unsupported"] += len(answer.unsupported)
+    s["gold"] += contains_gold(record["text"].replace("**", ""), question["answers"])  # a reader marks its span
+    s["cited"] += len(record["quotes"])
+    s["cited_gold"] += sum(contains_gold(quote, question["answers"]) for quote in record["quotes"])
+    s["sentences"] += len(split_sentences(record["text"]))
+    s["unsupported"] += record["unsupported"]
 
 
 def rates(s: dict, answerable: int, impossible: int) -> list[str]:
@@ -69,43 +125,77 @@ def rates(s: dict, answerable: int, impossible: int) -> list[str]:
             rate(s["abst_imp"], impossible), rate(s["answered"], answerable)]
 
 
-def run_set(name: str, folder: Path, questions: list[dict], answerers: dict, data: Path, embedder):
+def run_set(name: str, folder: Path, questions: list[dict], answerers: dict, data: Path, embedder,
+            log: AnswerLog) -> bool:
+    """Ask ``questions`` of every answerer and print the figures; on Ctrl-C, those of the
+    questions done so far (and on SIGTERM: ``kill`` stops a run in the background the same way).
+    Whether the set was finished."""
     rag = RAG(data_dir=data / name, embedder=embedder)
-    rag.ingest([folder / "docs"])
     stats = {label: new_stats() for label in answerers}
-    answerable = sum(not q.get("impossible") for q in questions)
-    impossible = len(questions) - answerable
-    for n, q in enumerate(questions, 1):
-        passages = rag.retrieve(q["question"])
-        for label, answerer in answerers.items():
-            t0 = time.perf_counter()
-            answer = answerer.answer(q["question"], passages)
-            stats[label]["seconds"].append(time.perf_counter() - t0)
-            tally(stats[label], q, answer)
-        print(f"\r  {name}: {n}/{len(questions)}", end="", file=sys.stderr, flush=True)
+    done = []
+    try:
+        rag.ingest([folder / "docs"])
+        for n, q in enumerate(questions, 1):
+            todo = [label for label in answerers if (name, n, label) not in log.done]
+            passages = rag.retrieve(q["question"]) if todo else []
+            for label in todo:
+                t0 = time.perf_counter()
+                answer = answerers[label].answer(q["question"], passages)
+                seconds = round(time.perf_counter() - t0, 4)
+                log.add({"set": name, "question": n, "answerer": label, "seconds": seconds,
+                         "abstained": answer.abstained, "text": answer.text,
+                         "quotes": [c.quote for c in answer.citations], "unsupported": len(answer.unsupported)})
+            for label in answerers:
+                tally(stats[label], q, log.done[name, n, label])
+            done.append(q)
+            print(f"\r  {name}: {n}/{len(questions)}", end="", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print(f"\n  stopped: the figures below count the {len(done)} questions done", file=sys.stderr)
+    finally:
+        rag.close()
     print(file=sys.stderr)
-    rag.close()
 
-    print(f"\n## {name}: {len(questions)} questions ({answerable} answerable, {impossible} impossible)")
+    answerable = sum(not q.get("impossible") for q in done)
+    impossible = len(done) - answerable
+    print(f"\n## {name}: {len(done)} of {len(questions)} questions ({answerable} answerable, "
+          f"{impossible} impossible)")
     print(f"  {'answerer':<34} {'contains':>8} {'cit.prec':>8} {'unsupp.':>8} {'abst.P':>7} "
           f"{'abst.R':>7} {'answered':>8} {'s/answer':>8}")
     for label, s in stats.items():
         columns = "".join(f"{v:>{w}}" for v, w in zip(rates(s, answerable, impossible), (9, 9, 9, 8, 8, 9)))
-        print(f"  {label:<34}{columns} {statistics.median(s['seconds']):8.2f}")
+        seconds = statistics.median(s["seconds"]) if s["seconds"] else float("nan")
+        print(f"  {label:<34}{columns} {seconds:8.2f}")
+    return len(done) == len(questions)
+
+
+def sample(folder: Path, size: int) -> list[dict]:
+    """``size`` questions of ``folder`` (seed 0), in file order; all of them (``size`` < 0) in
+    a seeded random order, so that the questions done when a run is stopped part way are a
+    random sample of the set."""
+    if size >= 0:
+        return load_questions(folder, limit=size, seed=0)
+    questions = load_questions(folder)
+    random.Random(0).shuffle(questions)
+    return questions
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", type=Path, default=EVAL)
-    parser.add_argument("--piaf", type=int, default=200, help="PIAF dev sample size (0: skip)")
-    parser.add_argument("--squad", type=int, default=0, help="SQuAD 2.0 dev sample size (0: all)")
+    parser.add_argument("--piaf", type=int, default=200, help="PIAF dev sample size (0: skip, -1: all)")
+    parser.add_argument("--squad", type=int, default=-1, help="SQuAD 2.0 dev sample size (0: skip, -1: all)")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--context", type=int, default=4096, help="llm_context_tokens")
     parser.add_argument("--models", nargs="+", default=["0.5b"], choices=sorted(MODELS))
     parser.add_argument("--modes", nargs="+", default=["llm"], choices=["llm", "reader"])
+    parser.add_argument("--log", type=Path, help="JSONL of every answer; a run with the same log resumes")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     embedder = SentenceTransformerEmbedder()
     answerers = {"extractive (default)": ExtractiveAnswerer(embedder)}
+    config = {"piaf": args.piaf, "squad": args.squad, "context": args.context, "modes": args.modes,
+              "models": {name: MODELS[name].sha256 for name in args.models}, "code": code_hash()}
+    log = AnswerLog(args.log, config)
     for name in args.models:
         model = fetch(MODELS[name], args.cache)
         print(f"# llm_bench  model {model.name} ({model.stat().st_size} bytes, sha256 verified)")
@@ -113,13 +203,12 @@ def main() -> None:
             settings = Settings(llm="llamacpp", llm_model=str(model), llm_context_tokens=args.context,
                                 reader="llm" if mode == "reader" else "none")
             answerers[f"{mode}: qwen2.5-coder-{name}"] = make_answerer(settings, embedder)
+    sets = [("piaf-fr-dev", args.piaf), ("squad2-en-dev", args.squad)]
     with tempfile.TemporaryDirectory() as data:
-        if args.piaf:
-            questions = load_questions(args.eval / "piaf-fr-dev", limit=args.piaf, seed=0)
-            run_set("piaf-fr-dev", args.eval / "piaf-fr-dev", questions, answerers, Path(data), embedder)
-        questions = load_questions(args.eval / "squad2-en-dev", limit=args.squad or None, seed=0)
-        run_set("squad2-en-dev", args.eval / "squad2-en-dev", questions, answerers, Path(data), embedder)
-
+        for name, size in sets:
+            if size and not run_set(name, args.eval / name, sample(args.eval / name, size), answerers,
+                                    Path(data), embedder, log):
+                sys.exit(130)
 
 if __name__ == "__main__":
     main()
